@@ -1,0 +1,88 @@
+"""Spread rules, evaluated inside ingest's transaction: an alert row (and its deliveries) is written
+together with the story change that caused it, once per (story, rule, level), ever."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.config import Rule, alert_settings
+from spreadwatch.settings import Settings
+from storage.models import Alert, Article, Delivery, Link, Story
+from storage.stories_repo import article_time, story_articles, story_summary
+
+
+def reached_levels(session: Session, rule: Rule, story: Story, articles: list[Any]) -> list[str]:
+    """The levels this story has reached under the rule (as strings), lowest first."""
+    if rule.watch is not None and rule.watch not in (story.watches or []):
+        return []
+    if not story.watches:
+        return []  # the story is what spreads; a watch is what makes it worth an alert
+    if rule.kind == "outlets":
+        latest = max(article_time(a) for a in articles)
+        recent = {a.outlet_id for a in articles if article_time(a) >= latest - timedelta(hours=rule.window_hours)}
+        return [str(n) for n in sorted(rule.levels) if len(recent) >= n]
+    if rule.kind == "languages":
+        return [f"{lang}" for lang in _beyond_origin(story, articles, lambda a: a.language)]
+    if rule.kind == "countries":
+        return [f"{c}" for c in _beyond_origin(story, articles, lambda a: a.outlet.country)]
+    return ["denied"] if _has_denial(session, story) else []
+
+
+def _beyond_origin(story: Story, articles: list[Any], key: Any) -> list[str]:
+    origin = next((a for a in articles if a.id == story.origin_article_id), None)
+    start = key(origin) if origin else None
+    return sorted({key(a) for a in articles if key(a) and key(a) != start})
+
+
+def _has_denial(session: Session, story: Story) -> bool:
+    q = select(Link.id).join(Article, Article.id == Link.article_id).where(Article.story_id == story.id,
+                                                                             Link.kind == "denial").limit(1)
+    return session.scalar(q) is not None
+
+
+def evaluate(session: Session, story_ids: list[int], settings: Settings, now: datetime) -> list[Alert]:
+    """New alerts for these stories; lower levels reached at the same moment are recorded, not sent."""
+    cfg = alert_settings(settings)
+    fired: list[Alert] = []
+    for story_id in story_ids:
+        story = session.get(Story, story_id)
+        if story is None or story.status != "active":
+            continue
+        articles = story_articles(session, story_id)
+        # levels reached by stories merged into this one count as reached: no second alert for them
+        family = [story_id, *session.scalars(select(Story.id).where(Story.merged_into_id == story_id))]
+        known = {(a.rule, a.level) for a in session.scalars(select(Alert).where(Alert.story_id.in_(family)))}
+        for rule in cfg.rules:
+            new = [lv for lv in reached_levels(session, rule, story, articles) if (rule.name, lv) not in known]
+            if new:
+                alert = _record(session, story, rule, new, cfg.channels, now)
+                if alert is not None:
+                    fired.append(alert)
+    return fired
+
+
+def _record(session: Session, story: Story, rule: Rule, levels: list[str], channels: list[Any],
+            now: datetime) -> Alert | None:
+    summary: dict[str, Any] = {"story": story_summary(story), "rule": rule.name, "kind": rule.kind,
+                               "levels": levels, "window_hours": rule.window_hours}
+    sent: Alert | None = None
+    for i, level in enumerate(levels):
+        last = i == len(levels) - 1  # only the highest new level is sent; the rest are marked as reached
+        try:
+            with session.begin_nested():  # another process may record the same level at the same moment
+                alert = Alert(story_id=story.id, rule=rule.name, level=level, created_at=now,
+                              summary={**summary, "superseded": not last})
+                session.add(alert)
+                session.flush()
+                if last:
+                    session.add_all(Delivery(alert_id=alert.id, channel=c.name, next_try_at=now) for c in channels)
+                    session.flush()
+                    sent = alert
+        except IntegrityError:
+            continue
+    return sent

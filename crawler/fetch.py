@@ -1,0 +1,205 @@
+"""One polite HTTP client for everything spreadwatch fetches.
+
+Limits: a global concurrency cap (httpx's AsyncClient slows down as concurrency grows, see
+encode/httpx#3215, so more is not faster), a per-host concurrency limit and minimum delay, connect/
+read/total timeouts, a hard size cap while streaming, bounded redirects, robots.txt, and retries
+with backoff on 429/5xx/connection errors that honour Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib import robotparser
+from urllib.parse import urlsplit
+
+import httpx
+
+from crawler.errors import (
+    ConnectFailed,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+    TooManyRedirects,
+)
+from crawler.urls import host_of
+from spreadwatch.settings import HttpSettings
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    encoding: str | None  # the charset the server declared, if any
+    not_modified: bool
+    elapsed: float
+
+
+class _Host:
+    """Per-host politeness: a semaphore and the time the next request may start."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = asyncio.Semaphore(concurrency)
+        self.lock = asyncio.Lock()
+        self.next_at = 0.0
+
+
+class Fetcher:
+    """``async with Fetcher(settings.http) as f: await f.get(url)``."""
+
+    def __init__(self, http: HttpSettings) -> None:
+        self.http = http
+        self._client: httpx.AsyncClient | None = None
+        self._global = asyncio.Semaphore(http.max_concurrency)
+        self._hosts: dict[str, _Host] = defaultdict(lambda: _Host(http.per_host_concurrency))
+        self._robots: dict[str, robotparser.RobotFileParser | None] = {}
+        self._robots_lock: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def __aenter__(self) -> Fetcher:
+        h = self.http
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": h.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(h.read_timeout, connect=h.connect_timeout),
+            limits=httpx.Limits(max_connections=h.max_concurrency, max_keepalive_connections=h.max_concurrency),
+            follow_redirects=True, max_redirects=8,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client:
+            await self._client.aclose()
+
+    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                  accept: str | None = None) -> FetchResult:
+        """GET with conditional headers; raises a FetchError subclass the caller can report."""
+        if self.http.obey_robots and not await self._allowed(url):
+            raise RobotsDisallowed(url, "robots.txt forbids this path for our User-Agent")
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        if accept:
+            headers["Accept"] = accept
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(url, headers)
+            except (HTTPStatusError, FetchTimeout, ConnectFailed) as e:
+                status = getattr(e, "status", None)
+                if attempt >= self.http.retries or (status is not None and status not in RETRY_STATUSES):
+                    raise
+                attempt += 1
+                await asyncio.sleep(self._retry_delay(e, attempt))
+
+    def _retry_delay(self, error: FetchError, attempt: int) -> float:
+        after = getattr(error, "retry_after", None)
+        if after is not None:
+            return min(after, self.http.max_retry_after)
+        return self.http.backoff_base * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+    async def _attempt(self, url: str, headers: dict[str, str]) -> FetchResult:
+        host = self._hosts[host_of(url)]
+        async with self._global, host.slots:
+            await self._wait_turn(host)
+            t0 = time.perf_counter()
+            try:
+                return await asyncio.wait_for(self._stream(url, headers, t0), self.http.total_timeout)
+            except (asyncio.TimeoutError, httpx.TimeoutException) as e:
+                raise FetchTimeout(url, f"no complete answer in time ({e.__class__.__name__})") from None
+            except httpx.TooManyRedirects:
+                raise TooManyRedirects(url, "too many redirects (a redirect loop?)") from None
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as e:
+                raise ConnectFailed(url, f"connection failed: {e.__class__.__name__}: {e}") from None
+            except httpx.HTTPError as e:
+                raise FetchError(url, f"{e.__class__.__name__}: {e}") from None
+
+    async def _wait_turn(self, host: _Host) -> None:
+        async with host.lock:
+            now = time.monotonic()
+            wait = host.next_at - now
+            host.next_at = max(now, host.next_at) + self.http.per_host_delay
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _stream(self, url: str, headers: dict[str, str], t0: float) -> FetchResult:
+        assert self._client is not None, "use 'async with Fetcher(...)'"
+        async with self._client.stream("GET", url, headers=headers) as resp:
+            if resp.status_code == 304:
+                return self._result(url, resp, b"", t0, not_modified=True)
+            if resp.status_code >= 400:
+                err = HTTPStatusError(url, resp.status_code, resp.reason_phrase)
+                err.retry_after = _retry_after(resp.headers.get("Retry-After"))  # type: ignore[attr-defined]
+                raise err
+            declared = int(resp.headers.get("Content-Length") or 0)
+            if declared > self.http.max_bytes:
+                raise ResponseTooLarge(url, f"{declared} bytes announced, the limit is {self.http.max_bytes}")
+            chunks, size = [], 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > self.http.max_bytes:
+                    raise ResponseTooLarge(url, f"over {self.http.max_bytes} bytes, stopped reading")
+                chunks.append(chunk)
+            return self._result(url, resp, b"".join(chunks), t0, not_modified=False)
+
+    @staticmethod
+    def _result(url: str, resp: httpx.Response, content: bytes, t0: float, *, not_modified: bool) -> FetchResult:
+        return FetchResult(url=url, final_url=str(resp.url), status=resp.status_code,
+                           headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
+                           encoding=resp.charset_encoding, not_modified=not_modified,
+                           elapsed=time.perf_counter() - t0)
+
+    async def _allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        async with self._robots_lock[origin]:
+            if origin not in self._robots:
+                self._robots[origin] = await self._load_robots(origin)
+        rules = self._robots[origin]
+        return rules is None or rules.can_fetch(self.http.user_agent, url)
+
+    async def _load_robots(self, origin: str) -> robotparser.RobotFileParser | None:
+        try:
+            result = await self._attempt(origin + "/robots.txt", {})
+        except HTTPStatusError as e:
+            # RFC 9309: a 4xx robots.txt means no rules (allow all); a 5xx means assume disallow
+            if e.status < 500:
+                return None
+            return _parse_robots("User-agent: *\nDisallow: /")
+        except FetchError:
+            return None  # unreachable robots.txt: the page fetch will report the real problem
+        return _parse_robots(result.content.decode("utf-8", "replace"))
+
+
+def _parse_robots(text: str) -> robotparser.RobotFileParser:
+    rules = robotparser.RobotFileParser()
+    rules.parse(text.splitlines())
+    return rules
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

@@ -1,0 +1,3 @@
+from spreadwatch.cli import main
+
+main()

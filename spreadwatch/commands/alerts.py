@@ -1,0 +1,93 @@
+"""alerts: what was alerted and where it went; send the due ones; test a channel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spreadwatch.commands.core import ConfigOpt, DbOpt, _settings
+
+alerts_app = typer.Typer(help="Alerts and their delivery state.", invoke_without_command=True, no_args_is_help=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
+def alerts(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"), config: Optional[Path] = ConfigOpt,
+           db: Optional[str] = DbOpt) -> None:
+    """List alerts with their delivery state (newest first)."""
+    if ctx.invoked_subcommand:
+        return
+    from storage import Database
+
+    rows = list_alerts(Database(_settings(config, db).database_url))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Alerts ({len(rows)})")
+    for col in ("id", "created", "story", "rule", "level", "deliveries"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["id"]), r["created_at"][:16], f"{r['story_id']} {r['story_title'][:50]}", r["rule"],
+                      r["level"] + (" (superseded)" if r["superseded"] else ""),
+                      ", ".join(f"{d['channel']}: {d['state']}" + (f" ({d['last_error']})" if d["last_error"] else "")
+                                for d in r["deliveries"]) or "-")
+    Console().print(table)
+
+
+def list_alerts(database: Any) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from storage.models import Alert, Story
+    from storage.queries import iso
+
+    with database.session() as s:
+        alerts = s.scalars(select(Alert).options(selectinload(Alert.deliveries)).order_by(Alert.id.desc())).all()
+        titles = {st.id: st.title for st in s.scalars(select(Story))}
+        return [{"id": a.id, "created_at": iso(a.created_at), "story_id": a.story_id,
+                 "story_title": titles.get(a.story_id, ""), "rule": a.rule, "level": a.level,
+                 "superseded": bool(a.summary.get("superseded")),
+                 "deliveries": [{"channel": d.channel, "state": d.state, "attempts": d.attempts,
+                                 "last_error": d.last_error, "sent_at": iso(d.sent_at)} for d in a.deliveries]}
+                for a in alerts]
+
+
+@alerts_app.command("send")
+def send_now(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
+    """Send the deliveries that are due, once."""
+    from alerts.outbox import send_due
+    from storage import Database
+
+    settings = _settings(config, db)
+    report = send_due(Database(settings.database_url), settings)
+    typer.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}, deferred {report.deferred}")
+    for e in report.errors:
+        typer.echo(f"  {e}", err=True)
+
+
+@alerts_app.command("test")
+def test_channel(channel_name: str = typer.Option(..., "--channel"), config: Optional[Path] = ConfigOpt) -> None:
+    """Send a test message on one channel, to check the set-up."""
+    from alerts.channels import SendError, send
+    from alerts.config import channel
+    from alerts.render import Message
+
+    settings = _settings(config)
+    chan = channel(settings, channel_name)
+    text = "This is a test message from spreadwatch: if you read it, the channel works."
+    msg = Message(f"spreadwatch test: channel {chan.name}", text, f"<p>{text}</p>",
+                  [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+    try:
+        send(chan, msg, {"test": True}, "test")
+    except SendError as e:
+        typer.echo(f"channel {chan.name}: {e}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"channel {chan.name}: test message sent")

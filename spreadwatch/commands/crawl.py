@@ -1,0 +1,74 @@
+"""crawl, outlets: run the spiders; see each outlet's health."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spreadwatch.commands.core import ConfigOpt, DbOpt, _settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("crawl")(crawl)
+    app.command("outlets")(outlets)
+
+
+def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (default: all with sitemaps/listings)."),
+          pages: int = typer.Option(200, "--pages", help="Stop after this many pages."),
+          cache: bool = typer.Option(False, "--cache", help="Scrapy's HTTP cache, for developing a spider."),
+          config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
+    """Crawl outlets that have no usable feed (news sitemaps, listing pages, JSON endpoints)."""
+    from spiders import run_crawl
+
+    report = run_crawl(_settings(config, db), outlet or None, page_limit=pages, cache=cache)
+    typer.echo(report.summary())
+    for key, o in report.outlets.items():
+        for e in o.errors[:5]:
+            typer.echo(f"  {key}: {e}", err=True)
+    if report.error:
+        raise typer.Exit(1)
+
+
+def outlet_health(database: Any) -> list[dict[str, Any]]:
+    """Per outlet: last success, last error, failures, articles in the last 24 h, feeds."""
+    from sqlalchemy import func, select
+
+    from storage import Article, Feed, Outlet, utcnow
+    from storage.queries import iso
+
+    since = utcnow() - timedelta(hours=24)
+    with database.session() as s:
+        recent = dict(s.execute(select(Article.outlet_id, func.count(Article.id))
+                                .where(Article.first_seen_at >= since).group_by(Article.outlet_id)).all())
+        feeds: dict[int, list[dict[str, Any]]] = {}
+        for f in s.scalars(select(Feed)):
+            feeds.setdefault(f.outlet_id, []).append({"url": f.url, "failures": f.failures, "last_error": f.last_error,
+                                                      "last_warning": f.last_warning, "last_ok_at": iso(f.last_ok_at)})
+        return [{"key": o.key, "name": o.name, "last_ok_at": iso(o.last_ok_at), "last_error": o.last_error,
+                 "last_error_at": iso(o.last_error_at), "failures": o.failures, "articles_24h": recent.get(o.id, 0),
+                 "feeds": feeds.get(o.id, [])} for o in s.scalars(select(Outlet).order_by(Outlet.key))]
+
+
+def outlets(as_json: bool = typer.Option(False, "--json"), config: Optional[Path] = ConfigOpt,
+            db: Optional[str] = DbOpt) -> None:
+    """Health per outlet: last success, last error, articles in the last 24 hours."""
+    from storage import Database
+
+    rows = outlet_health(Database(_settings(config, db).database_url))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Outlets ({len(rows)})")
+    for col in ("outlet", "last ok", "articles 24h", "failures", "last error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        err = r["last_error"] or next((f["last_warning"] for f in r["feeds"] if f["last_warning"]), "") or ""
+        table.add_row(r["key"], (r["last_ok_at"] or "never")[:16], str(r["articles_24h"]), str(r["failures"]),
+                      err[:120], style="red" if r["last_error"] else "")
+    Console().print(table)

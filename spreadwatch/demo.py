@@ -1,0 +1,133 @@
+"""The offline demo: a replay newsroom on 127.0.0.1, one full cycle, and what spreadwatch found.
+
+It replays February 2025: Bild's claim that the US may pull its troops out of KFOR, the Albanian
+portals that copied it within hours, the relays, the denial, and unrelated noise around them.
+The database stays in place afterwards, so `spreadwatch articles`, `stories`, `story ID`,
+`alerts` and `serve` show what it found. A second run adds nothing new.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from alerts.outbox import SendReport, send_due
+from alerts.sinks import SMTPSink
+from spreadwatch.commands.core import _progress_line
+from spreadwatch.localserver import LocalServer, Response
+from spreadwatch.cycle import run_once
+from spreadwatch.newsroom import Newsroom
+from spreadwatch.report import print_cycle
+from spreadwatch.settings import HttpSettings, OutletConfig, Settings
+from storage import Database
+from storage.queries import list_articles
+from storage.stories_repo import list_stories, story_history
+
+DEMO_PORT = 8741  # fixed when free, so feed URLs (and their ETags) stay the same between runs
+
+
+def demo_settings(base: Settings, newsroom: Newsroom, smtp_port: int, webhook_url: str) -> Settings:
+    """The user's settings, pointed at the local newsroom and local alert sinks instead of real ones."""
+    http = HttpSettings(**{**base.http.model_dump(), "per_host_delay": 0.0, "per_host_concurrency": 8,
+                           "connect_timeout": 5.0, "read_timeout": 10.0, "retries": 1})
+    outlets = [OutletConfig.model_validate(o) for o in newsroom.outlets_config()]
+    channels = [
+        {"name": "email", "type": "email", "host": "127.0.0.1", "port": smtp_port, "from": "spreadwatch@localhost",
+         "to": ["desk@newsroom.example"], "rate_per_minute": 60},
+        {"name": "slack", "type": "slack", "url": webhook_url, "rate_per_minute": 60},
+    ]
+    alerts = {**(base.alerts or {}), "channels": channels, "base_url": "http://127.0.0.1:8080"}
+    return base.with_overrides(outlets=outlets, http=http, alerts=alerts)
+
+
+def run_demo(base: Settings, *, console: Console, quiet: bool = False) -> dict[str, Any]:
+    """Start the newsroom, run one cycle against it, print and return what was found."""
+    with ExitStack() as stack:
+        newsroom = stack.enter_context(_start_newsroom())
+        smtp = stack.enter_context(SMTPSink())
+        slack = stack.enter_context(LocalServer())
+        slack.route("/slack", lambda req: Response(200, b"ok", {"Content-Type": "text/plain"}))
+        settings = demo_settings(base, newsroom, smtp.port, slack.url("/slack"))
+        console.rule("[bold]spreadwatch demo[/]: replaying February 2025 on " + newsroom.base_url)
+        console.print(f"database: {settings.database_url}")
+        db = Database(settings.database_url)
+        progress = None if quiet else (lambda fr: console.print(_progress_line(fr)))
+        report = run_once(settings, db=db, progress=progress)
+        crawled = _crawl_spider_outlets(settings, console)
+        print_cycle(console, report)
+        summary = _print_found(console, db, settings)
+        _print_stories(console, db, settings)
+        sent = send_due(db, settings)
+        _print_alerts(console, smtp, slack, sent)
+        summary.update(new=report.new + crawled, feeds=len(report.feeds), alerts_sent=sent.sent)
+        return summary
+
+
+def _start_newsroom() -> Newsroom:
+    try:
+        return Newsroom(port=DEMO_PORT)
+    except OSError:  # the port is taken: any free one will do
+        return Newsroom()
+
+
+def _crawl_spider_outlets(settings: Settings, console: Console) -> int:
+    spider_outlets = [o.key for o in settings.outlets if o.sitemaps or o.listings or o.json_endpoints]
+    if not spider_outlets:
+        return 0
+    from spiders import run_crawl
+
+
+    report = run_crawl(settings, spider_outlets)
+    console.print(f"spiders: {report.summary()}")
+    return report.ingested
+
+
+def _print_found(console: Console, db: Database, settings: Settings) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for watch in settings.watches:
+        with db.session() as s:
+            rows = list_articles(s, watch=watch.name, limit=500)
+        table = Table(title=f"Articles matching '{watch.name}' ({len(rows)})")
+        for col in ("published", "outlet", "lang", "title", "matched terms"):
+            table.add_column(col, overflow="fold")
+        for r in sorted(rows, key=lambda r: r["published_at"] or ""):
+            terms = next(m["terms"] for m in r["matches"] if m["watch"] == watch.name)
+            table.add_row((r["published_at"] or "")[:16].replace("T", " "), r["outlet"], r["language"],
+                          r["title"][:70], ", ".join(terms[:6]))
+        console.print(table)
+        found[watch.name] = len(rows)
+    return {"matched": found}
+
+
+def _print_stories(console: Console, db: Database, settings: Settings) -> None:
+    from spreadwatch.commands.stories import print_history
+
+    with db.session() as s:
+        stories = [st for st in list_stories(s) if st["watches"]]
+        top = story_history(s, stories[0]["id"]) if stories else None
+    table = Table(title=f"Stories matching a watch ({len(stories)})")
+    for col in ("id", "outlets", "languages", "first seen", "title"):
+        table.add_column(col, overflow="fold")
+    for st in stories:
+        table.add_row(str(st["id"]), str(st["outlet_count"]), " ".join(st["languages"]),
+                      (st["first_seen"] or "")[:16].replace("T", " "), st["title"][:70])
+    console.print(table)
+    if top:
+        print_history(console, top)
+
+
+def _print_alerts(console: Console, smtp: SMTPSink, slack: LocalServer, sent: SendReport) -> None:
+    table = Table(title="Alerts delivered to the local sinks (an SMTP server and a Slack-style webhook)")
+    table.add_column("channel")
+    table.add_column("subject", overflow="fold")
+    for msg in smtp.messages:
+        table.add_row("email", str(msg["Subject"]))
+    for _ in slack.hits("/slack"):
+        table.add_row("slack", "(Block Kit message, same content)")
+    console.print(table)
+    console.print(f"alerts: {sent.sent} sent, {sent.superseded} superseded by a newer level, "
+                  f"{sent.retrying} to retry, {sent.failed} failed. Next: spreadwatch stories · spreadwatch story ID · "
+                  "spreadwatch alerts")

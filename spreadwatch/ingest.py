@@ -1,0 +1,127 @@
+"""ingest(): the one entry point every source calls (feed poller, spiders, demo).
+
+One article, one transaction (the caller's session): canonical-URL dedupe, the article row, watch
+matches, story placement and alert rules. If any step fails the whole article rolls back, so a
+crash can never leave an article without its story or a story change without its alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crawler.draft import ArticleDraft
+from crawler.urls import canonicalize
+from spreadwatch.settings import OutletConfig, Settings
+from storage.models import Article, Outlet, WatchMatch, utcnow
+from stories.match import compile_watches, match_article
+from stories.normalize import tokens
+from spreadwatch.placement import place_article
+from alerts.rules import evaluate
+
+
+@dataclass
+class IngestResult:
+    article_id: int
+    created: bool
+    watches: list[str] = field(default_factory=list)
+    story_id: int | None = None
+    alerts: int = 0
+
+
+_compiled: dict[int, tuple[Any, list[Any]]] = {}
+
+
+def _watches(settings: Settings) -> list[Any]:
+    # keyed by identity; the settings object is kept in the value so its id cannot be reused
+    hit = _compiled.get(id(settings))
+    if hit is None or hit[0] is not settings:
+        hit = (settings, compile_watches(list(settings.watches)))
+        _compiled[id(settings)] = hit
+    return hit[1]
+
+
+def content_hash(title: str, text: str) -> str:
+    """Hash of the normalised body: identical text under another URL or headline hashes the same."""
+    body = " ".join(tokens(text)) or " ".join(tokens(title))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def ensure_outlet(session: Session, cfg: OutletConfig | str) -> Outlet:
+    """The outlet row for a configured outlet (or a bare key), created on first use."""
+    key = cfg if isinstance(cfg, str) else cfg.key
+    outlet = session.scalar(select(Outlet).where(Outlet.key == key))
+    if outlet is None:
+        try:  # another process may create the same outlet at the same moment
+            with session.begin_nested():
+                outlet = Outlet(key=key, name=key)
+                session.add(outlet)
+                session.flush()
+        except IntegrityError:
+            outlet = session.scalars(select(Outlet).where(Outlet.key == key)).one()
+    if not isinstance(cfg, str):
+        fields = {"name": cfg.name, "country": cfg.country, "language": cfg.language, "homepage": cfg.homepage}
+        for name, value in fields.items():
+            if getattr(outlet, name) != value:
+                setattr(outlet, name, value)
+        session.flush()
+    return outlet
+
+
+def find_article(session: Session, url: str) -> Article | None:
+    """An already stored article reached by this URL (canonical or as fetched)."""
+    canon = canonicalize(url)
+    return session.scalar(select(Article).where(or_(Article.canonical_url == canon, Article.url == url)))
+
+
+def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
+           now: datetime | None = None) -> IngestResult:
+    """Store one article and everything that follows from it, inside the caller's transaction."""
+    canon = canonicalize(draft.canonical_url or draft.url)
+    existing = session.scalar(select(Article).where(Article.canonical_url == canon))
+    if existing is not None:
+        return IngestResult(existing.id, created=False, story_id=existing.story_id)
+    try:
+        cfg: OutletConfig | str = settings.outlet(draft.outlet_key)
+    except KeyError:
+        cfg = draft.outlet_key
+    outlet = ensure_outlet(session, cfg)
+    article = Article(
+        outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=draft.title.strip(),
+        text=draft.text.strip(), language=(draft.language or outlet.language or "")[:8],
+        published_at=draft.published_at, first_seen_at=now or utcnow(),
+        content_hash=content_hash(draft.title, draft.text), via=draft.via,
+        extraction_note=draft.extraction_note, links=[canonicalize(u) for u in draft.links],
+    )
+    # a savepoint: another process may store the same URL between our check and our insert
+    try:
+        with session.begin_nested():
+            session.add(article)
+            session.flush()
+    except IntegrityError:
+        again = session.scalar(select(Article).where(Article.canonical_url == canon))
+        if again is None:
+            raise
+        return IngestResult(again.id, created=False, story_id=again.story_id)
+
+    result = IngestResult(article.id, created=True)
+    for hit in match_article(article.title, article.text, _watches(settings)):
+        session.add(WatchMatch(article_id=article.id, watch=hit.watch, terms=hit.terms, snippet=hit.snippet))
+        result.watches.append(hit.watch)
+    session.flush()
+    _place_and_alert(session, article, settings, result, now)
+    return result
+
+
+def _place_and_alert(session: Session, article: Article, settings: Settings, result: IngestResult,
+                     now: datetime | None) -> None:
+    placement = place_article(session, article, settings)
+    result.story_id = placement.story_id
+    fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow())
+    result.alerts = len(fired)

@@ -1,0 +1,210 @@
+"""SQLAlchemy 2.0 typed models: the whole state of spreadwatch lives in these tables."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL gets the same values."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: spreadwatch stores only aware UTC times")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Outlet(Base):
+    __tablename__ = "outlet"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(8), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    homepage: Mapped[str] = mapped_column(String(500), default="")
+    # health, written by pollers and spiders
+    last_ok_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    feeds: Mapped[list[Feed]] = relationship(back_populates="outlet")
+
+
+class Feed(Base):
+    __tablename__ = "feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlet.id"))
+    url: Mapped[str] = mapped_column(String(1000), unique=True)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_polled_at: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    last_status: Mapped[int | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_warning: Mapped[str | None] = mapped_column(Text)
+    entries_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+    outlet: Mapped[Outlet] = relationship(back_populates="feeds")
+
+
+class Article(Base):
+    __tablename__ = "article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlet.id"), index=True)
+    canonical_url: Mapped[str] = mapped_column(String(1000), unique=True)
+    url: Mapped[str] = mapped_column(String(1000))
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="")
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    via: Mapped[str] = mapped_column(String(20), default="feed")  # feed | spider | demo
+    extraction_note: Mapped[str | None] = mapped_column(Text)  # why the fallback was used, if it was
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    links: Mapped[list[Any]] = mapped_column(JSON, default=list)  # canonical outbound links in the body
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)
+
+    outlet: Mapped[Outlet] = relationship()
+    matches: Mapped[list[WatchMatch]] = relationship(back_populates="article")
+
+
+class WatchMatch(Base):
+    __tablename__ = "watch_match"
+    __table_args__ = (UniqueConstraint("article_id", "watch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    watch: Mapped[str] = mapped_column(String(100), index=True)
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    snippet: Mapped[str] = mapped_column(Text, default="")
+
+    article: Mapped[Article] = relationship(back_populates="matches")
+
+
+class Story(Base):
+    __tablename__ = "story"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    origin_article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id", use_alter=True))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    outlet_count: Mapped[int] = mapped_column(Integer, default=0)
+    languages: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    countries: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    watches: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"))
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # names/numbers, for matching
+
+
+class Link(Base):
+    """Why an article belongs where it does: its source within the story, and the evidence."""
+
+    __tablename__ = "link"
+    __table_args__ = (UniqueConstraint("article_id", "source_article_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    source_article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id"), index=True)
+    # attribution | copy | translation | same-event | denial
+    kind: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LshBand(Base):
+    """MinHash LSH band keys kept in the database, so the index survives restarts and scales past RAM."""
+
+    __tablename__ = "lsh_band"
+    __table_args__ = (Index("ix_lsh_band_key", "band", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    band: Mapped[int] = mapped_column(Integer)
+    key: Mapped[int] = mapped_column(Integer)  # hashed band value, 32-bit signed
+
+
+class StoryTerm(Base):
+    """A story's characteristic names and numbers ("#600"): the inverted index that finds, for a new
+    article, only the stories sharing its evidence, instead of scoring every live story."""
+
+    __tablename__ = "story_term"
+    __table_args__ = (Index("ix_story_term_term", "term", "story_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("story.id"), index=True)
+    term: Mapped[str] = mapped_column(String(40))
+
+
+class Alert(Base):
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("story_id", "rule", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("story.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what was true when it fired
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="alert")
+
+
+class Delivery(Base):
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("alert_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+    alert: Mapped[Alert] = relationship(back_populates="deliveries")

@@ -1,0 +1,200 @@
+"""The SQL side of stories: the dedup index, candidates, story rows and links, and the read shapes
+(story_summary, story_history) that the CLI, the web app and the alerts share."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Article, Link, LshBand, Story, StoryTerm
+from storage.queries import iso
+
+# ------------------------------------------------------------------ the dedup index
+
+
+def save_bands(session: Session, article_id: int, keys: list[int]) -> None:
+    session.add_all(LshBand(article_id=article_id, band=b, key=k) for b, k in enumerate(keys))
+
+
+def lsh_candidates(session: Session, keys: list[int], exclude: int, limit: int = 50) -> list[int]:
+    """Articles sharing at least one LSH band with these keys, most shared bands first."""
+    cond = or_(*(and_(LshBand.band == b, LshBand.key == k) for b, k in enumerate(keys)))
+    q = (select(LshBand.article_id).where(cond, LshBand.article_id != exclude)
+         .group_by(LshBand.article_id).order_by(func.count().desc()).limit(limit))
+    return list(session.scalars(q))
+
+
+def same_hash(session: Session, content_hash: str, exclude: int) -> list[Article]:
+    q = select(Article).where(Article.content_hash == content_hash, Article.id != exclude,
+                              Article.story_id.is_not(None)).order_by(Article.id).limit(5)
+    return list(session.scalars(q))
+
+
+def articles_by_id(session: Session, ids: Iterable[int]) -> list[Article]:
+    ids = list(ids)
+    if not ids:
+        return []
+    return list(session.scalars(select(Article).where(Article.id.in_(ids)).options(selectinload(Article.outlet))))
+
+
+def _live(around: datetime, window: timedelta):  # type: ignore[no-untyped-def]
+    return and_(Story.status == "active", Story.last_seen_at >= around - window, Story.first_seen_at <= around + window)
+
+
+def stories_sharing(session: Session, terms: Iterable[str], around: datetime, window: timedelta,
+                    limit: int = 50) -> tuple[list[Story], dict[str, int], int]:
+    """Live stories sharing any of these terms (most shared first), each term's story count among
+    live stories, and how many stories are live: the candidates and the idf of the evidence."""
+    terms = list(terms)
+    live = _live(around, window)
+    n_live = session.scalar(select(func.count(Story.id)).where(live)) or 0
+    if not terms:
+        return [], {}, n_live
+    df = dict(session.execute(select(StoryTerm.term, func.count()).join(Story, Story.id == StoryTerm.story_id)
+                              .where(StoryTerm.term.in_(terms), live).group_by(StoryTerm.term)).all())
+    ids = list(session.scalars(select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
+                               .where(StoryTerm.term.in_(terms), live).group_by(StoryTerm.story_id)
+                               .order_by(func.count().desc()).limit(limit)))
+    stories = list(session.scalars(select(Story).where(Story.id.in_(ids)))) if ids else []
+    return stories, df, n_live
+
+
+def replace_terms(session: Session, story_id: int, terms: Iterable[str]) -> None:
+    session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id))
+    session.add_all(StoryTerm(story_id=story_id, term=t[:40]) for t in sorted(set(terms)))
+
+
+def story_articles(session: Session, story_id: int) -> list[Article]:
+    q = (select(Article).where(Article.story_id == story_id)
+         .options(selectinload(Article.outlet), selectinload(Article.matches)))
+    return list(session.scalars(q))
+
+
+# ------------------------------------------------------------------ writing stories
+
+
+def new_story(session: Session, article: Article) -> Story:
+    when = article_time(article)
+    story = Story(title=article.title, first_seen_at=when, last_seen_at=when)
+    session.add(story)
+    session.flush()
+    article.story_id = story.id
+    return story
+
+
+def merge_stories(session: Session, into: int, others: list[int]) -> None:
+    """Move every article of `others` into story `into`; the others stay as merged pointers."""
+    for sid in others:
+        session.execute(update(Article).where(Article.story_id == sid).values(story_id=into))
+        session.execute(delete(StoryTerm).where(StoryTerm.story_id == sid))
+        session.execute(update(Story).where(Story.id == sid).values(status="merged", merged_into_id=into))
+
+
+def replace_links(session: Session, article_ids: list[int], links: list[dict[str, Any]]) -> None:
+    session.execute(delete(Link).where(Link.article_id.in_(article_ids)))
+    session.add_all(Link(**link) for link in links)
+
+
+def article_time(a: Article) -> datetime:
+    """When an article entered the world: its publication time, else when we first saw it."""
+    return a.published_at or a.first_seen_at
+
+
+def refresh_story(session: Session, story: Story, articles: list[Article], origin_id: int,
+                  fingerprint: dict[str, Any]) -> None:
+    """Recompute a story's summary fields from its articles."""
+    times = [article_time(a) for a in articles]
+    origin = next(a for a in articles if a.id == origin_id)
+    story.origin_article_id, story.title = origin.id, origin.title
+    story.first_seen_at, story.last_seen_at = min(times), max(times)
+    story.outlet_count = len({a.outlet_id for a in articles})
+    story.languages = sorted({a.language for a in articles if a.language})
+    story.countries = sorted({a.outlet.country for a in articles if a.outlet.country})
+    story.watches = sorted({m.watch for a in articles for m in a.matches})
+    story.fingerprint = fingerprint
+
+
+def fingerprint(names: Counter[str], numbers: Counter[str], urls: set[str]) -> dict[str, Any]:
+    return {"names": dict(names), "numbers": dict(numbers), "urls": sorted(urls)}
+
+
+# ------------------------------------------------------------------ the read shapes (stable JSON)
+
+
+def story_summary(story: Story, article_count: int | None = None) -> dict[str, Any]:
+    return {
+        "id": story.id, "title": story.title, "status": story.status, "outlet_count": story.outlet_count,
+        "article_count": article_count if article_count is not None else 0,
+        "languages": list(story.languages or []), "countries": list(story.countries or []),
+        "watches": list(story.watches or []), "first_seen": iso(story.first_seen_at),
+        "last_seen": iso(story.last_seen_at), "origin_article_id": story.origin_article_id,
+    }
+
+
+def _article_entry(a: Article, link: Link | None, origin_time: datetime, by_id: dict[int, Article]) -> dict[str, Any]:
+    src = by_id.get(link.source_article_id) if link and link.source_article_id else None
+    return {
+        "id": a.id, "outlet": a.outlet.key, "outlet_name": a.outlet.name, "country": a.outlet.country,
+        "language": a.language, "url": a.url, "title": a.title, "published_at": iso(a.published_at),
+        "first_seen_at": iso(a.first_seen_at),
+        "delay_seconds": (article_time(a) - origin_time).total_seconds(),
+        "source": src.id if src else None, "source_outlet": src.outlet.key if src else None,
+        "kind": link.kind if link else "origin", "score": link.score if link else 1.0,
+        "evidence": link.evidence if link else {}, "watches": sorted({m.watch for m in a.matches}),
+    }
+
+
+def story_history(session: Session, story_id: int) -> dict[str, Any] | None:
+    """The propagation history of a story: its origin and, per article, its source and why."""
+    story = session.get(Story, story_id)
+    if story is None:
+        return None
+    while story.status == "merged" and story.merged_into_id:
+        story = session.get_one(Story, story.merged_into_id)
+    articles = sorted(story_articles(session, story.id), key=lambda a: (article_time(a), a.id))
+    if not articles:
+        return None
+    by_id = {a.id: a for a in articles}
+    links = {l.article_id: l for l in session.scalars(select(Link).where(Link.article_id.in_(list(by_id))))}
+    origin = by_id.get(story.origin_article_id or -1, articles[0])
+    t0 = article_time(origin)
+    entries = [_article_entry(a, links.get(a.id), t0, by_id) for a in articles]
+    return {"story": story_summary(story, len(articles)), "origin": next(e for e in entries if e["id"] == origin.id),
+            "articles": entries, "denials": [e["id"] for e in entries if e["kind"] == "denial"]}
+
+
+def list_stories(session: Session, *, watch: str | None = None, since: datetime | None = None,
+                 limit: int = 100) -> list[dict[str, Any]]:
+    """Stories, the most widely spread and most recent first."""
+    counts = (select(Article.story_id, func.count(Article.id).label("n")).group_by(Article.story_id).subquery())
+    q = (select(Story, counts.c.n).join(counts, counts.c.story_id == Story.id).where(Story.status == "active")
+         .order_by(Story.outlet_count.desc(), Story.last_seen_at.desc()).limit(limit))
+    if since is not None:
+        q = q.where(Story.last_seen_at >= since)
+    rows = [(s, n) for s, n in session.execute(q)]
+    if watch:
+        rows = [(s, n) for s, n in rows if watch in (s.watches or [])]
+    return [story_summary(s, n) for s, n in rows]
+
+
+def find_story_by_url(session: Session, url: str) -> int | None:
+    from crawler.urls import canonicalize
+
+    a = session.scalar(select(Article).where(or_(Article.canonical_url == canonicalize(url), Article.url == url)))
+    return a.story_id if a else None
+
+
+def search_stories(session: Session, text: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Stories with an article whose title or text contains every word given (case-insensitive)."""
+    cond = and_(*(or_(Article.title.ilike(f"%{w}%"), Article.text.ilike(f"%{w}%")) for w in text.split()))
+    ids = list(dict.fromkeys(session.scalars(select(Article.story_id).where(cond, Article.story_id.is_not(None)))))
+    stories = [session.get_one(Story, i) for i in ids[:limit]]
+    counts = dict(session.execute(select(Article.story_id, func.count()).where(Article.story_id.in_(ids[:limit]))
+                                  .group_by(Article.story_id)).all())
+    return [story_summary(s, counts.get(s.id, 0)) for s in stories if s.status == "active"]
+
+

@@ -1,0 +1,97 @@
+"""Who copied whom inside one story: for each article its most likely source and why.
+
+Evidence, strongest first: shared wording (a verbatim or edited copy), a link to the source, an
+outlet credited in the text ("sipas Bild", "according to Politico", "prenosi"), shared names and
+numbers across languages (a translation), and only then "same event". Denials are marked as such.
+The tree is rebuilt from publication times, so the order in which articles arrived does not matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from stories.attribution import credited_outlets
+from stories.cluster import COPY_JACCARD
+from stories.features import Features, jaccard
+
+TIE = 0.05  # copies within this of the best overlap are equally good: the earliest is the source
+TRANSLATION_MIN = 4.0  # weighted shared names/numbers for a cross-language link to be a translation
+
+
+@dataclass
+class Node:
+    article_id: int
+    outlet: str
+    language: str
+    published: datetime
+    url: str
+    features: Features
+    tokens: list[str]
+    denial_terms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Edge:
+    article_id: int
+    source_id: int | None
+    kind: str  # origin | copy | attribution | translation | same-event | denial
+    score: float
+    evidence: dict[str, object]
+
+
+def build_tree(nodes: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> list[Edge]:
+    """One edge per article; the earliest article is the origin."""
+    ordered = sorted(nodes, key=lambda n: (n.published, n.article_id))
+    if not ordered:
+        return []
+    origin = ordered[0]
+    edges = [Edge(origin.article_id, None, "origin", 1.0, {})]
+    for i, node in enumerate(ordered[1:], start=1):
+        source, kind, score, evidence = find_source(node, ordered[:i], aliases)
+        if node.denial_terms:
+            evidence = {**evidence, "denial_terms": node.denial_terms, "as": kind}
+            kind, source = "denial", source or origin
+        edges.append(Edge(node.article_id, source.article_id if source else origin.article_id, kind,
+                          round(score, 3), evidence))
+    return edges
+
+
+def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]]
+                ) -> tuple[Node | None, str, float, dict[str, object]]:
+    copy = _best_copy(node, earlier)
+    if copy is not None:
+        src, j = copy
+        return src, "copy", j, {"jaccard": round(j, 3)}
+    linked = [e for e in earlier if e.url in node.features.links]
+    if linked:
+        return linked[0], "attribution", 1.0, {"links_to": linked[0].url}
+    for credit in credited_outlets(node.tokens, aliases, node.outlet):
+        from_outlet = [e for e in earlier if e.outlet == credit.outlet]
+        if from_outlet:
+            return from_outlet[0], "attribution", 0.9, {"credits": credit.phrase, "outlet": credit.outlet}
+    return _by_shared_facts(node, earlier)
+
+
+def _best_copy(node: Node, earlier: list[Node]) -> tuple[Node, float] | None:
+    scored = [(jaccard(node.features.signature, e.features.signature), e) for e in earlier]
+    scored = [(j, e) for j, e in scored if j >= COPY_JACCARD]
+    if not scored:
+        return None
+    best = max(j for j, _ in scored)
+    first = min((e for j, e in scored if j >= best - TIE), key=lambda e: (e.published, e.article_id))
+    return first, best
+
+
+def _by_shared_facts(node: Node, earlier: list[Node]) -> tuple[Node | None, str, float, dict[str, object]]:
+    best: tuple[float, Node | None, dict[str, object]] = (0.0, None, {})
+    for e in earlier:
+        names = node.features.names & e.features.names
+        numbers = node.features.numbers & e.features.numbers
+        score = len(names) + 1.6 * len(numbers)
+        if score > best[0]:
+            best = (score, e, {"shared_names": sorted(names), "shared_numbers": sorted(numbers)})
+    score, src, evidence = best
+    if src is not None and src.language != node.language and score >= TRANSLATION_MIN:
+        return src, "translation", score, evidence
+    return src, "same-event", score, evidence

@@ -1,0 +1,98 @@
+"""The pure core: features, copy detection, story choice and the propagation tree, on plain data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from stories.attribution import alias_tokens, credited_outlets, is_denial
+from stories.cluster import Candidate, StoryProfile, assign
+from stories.features import band_keys, extract_features, jaccard, pack, unpack
+from stories.normalize import tokens
+from stories.propagation import Node, build_tree
+
+T0 = datetime(2025, 2, 19, 6, 10, tzinfo=timezone.utc)
+ORIGINAL = ("Sipas Bild, Italia po përgatitet për një tërheqje të mundshme të trupave amerikane nga Kosova. "
+            "SHBA-të kanë aktualisht mbi 600 ushtarë në misionin e KFOR-it dhe bazën Bondsteel pranë Ferizajt. "
+            "Pentagoni nuk ka komentuar informacionin, ndërsa në Romë thonë se po përgatiten për çdo skenar.")
+EDITED = ORIGINAL.replace("aktualisht mbi 600", "sot më shumë se 600") + " Qeveria ende nuk ka reaguar."
+SERBIAN = ("Prema pisanju lista Bild, Italija se priprema za povlačenje američkih vojnika sa Kosova. SAD imaju "
+           "više od 600 vojnika u KFOR-u i bazu Bondsteel kod Uroševca, a Pentagon nije komentarisao.")
+UNRELATED = ("Enti Rregullator i Energjisë miratoi një rritje të tarifës së energjisë elektrike për bizneset "
+             "e vogla, duke filluar nga muaji i ardhshëm, ndërsa familjet nuk preken.")
+
+
+def feats(text: str, lang: str = "sq", links: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    return extract_features("", text, lang, links)
+
+
+def test_signatures_see_edited_copies_and_not_other_texts() -> None:
+    a, b, c = feats(ORIGINAL), feats(EDITED), feats(UNRELATED)
+    assert jaccard(a.signature, b.signature) >= 0.5
+    assert jaccard(a.signature, c.signature) < 0.1
+    assert (unpack(pack(a.signature)) == a.signature).all()  # stored and restored bit for bit
+    shared_bands = sum(x == y for x, y in zip(band_keys(a.signature), band_keys(b.signature)))
+    assert shared_bands >= 1  # the LSH index finds the copy
+
+
+def test_names_and_numbers_cross_languages() -> None:
+    sq, sr = feats(ORIGINAL), feats(SERBIAN, "sr")
+    assert {"600"} <= sq.numbers & sr.numbers
+    assert {"bond", "kfor", "ital"} <= sq.names & sr.names  # "Pentagoni" opens a sentence there: not a name
+
+
+def test_assign_copy_then_evidence_then_new() -> None:
+    window = timedelta(hours=72)
+    original = Candidate(1, 10, feats(ORIGINAL))
+    copy = assign(feats(EDITED), T0, [], [original], [], window)
+    assert (copy.story_id, copy.reason) == (10, "copy") and copy.score >= 0.5
+    profile = StoryProfile(10, names=feats(ORIGINAL).names, numbers=feats(ORIGINAL).numbers,  # type: ignore[arg-type]
+                           first=T0, last=T0, outlets={"bild"})
+    from collections import Counter
+    profile.names, profile.numbers = Counter(profile.names), Counter(profile.numbers)
+    other = StoryProfile(11, Counter(feats(UNRELATED).names), Counter(), first=T0, last=T0)
+    translated = assign(feats(SERBIAN, "sr"), T0 + timedelta(hours=3), [], [], [profile, other], window, frozenset({"bild"}))
+    assert translated.story_id == 10 and translated.reason == "evidence"
+    assert "600" in translated.evidence["shared_numbers"]  # type: ignore[operator]
+    late = assign(feats(SERBIAN, "sr"), T0 + timedelta(days=30), [], [], [profile], window)
+    assert late.story_id is None  # outside the window it is another story, whatever it shares
+
+
+def test_credits_in_several_languages() -> None:
+    aliases = {"bild": alias_tokens(["Bild", "Билд"]), "politico": alias_tokens(["Politico"])}
+    for text in ("Sipas Bild, Italia po përgatitet", "Италија се спрема, пише Билд", "according to Politico, the US",
+                 "Die Zeitung Bild berichtet", "secondo Politico gli Usa"):
+        assert [c.outlet for c in credited_outlets(tokens(text), aliases, "other")], text
+    assert credited_outlets(tokens("Bild is a German newspaper"), aliases, "bild") == []  # its own name
+
+
+def test_denials_in_several_languages() -> None:
+    assert is_denial("", "The ministry called the report disinformation")
+    assert is_denial("", "Ministria e Mbrojtjes e ka mohuar raportimin")
+    assert is_denial("", "Ministarstvo je demantovalo pisanje lista")
+    assert is_denial("", "Il ministero ha smentito la notizia")
+    assert not is_denial("", "Italy is preparing for a US withdrawal from Kosovo")
+
+
+def test_tree_prefers_wording_then_credits_and_marks_denials() -> None:
+    aliases = {"bild": alias_tokens(["Bild"]), "telegrafi": alias_tokens(["Telegrafi"])}
+    german = "Italien bereitet sich auf einen Abzug der US-Truppen aus dem Kosovo vor, 600 Soldaten, Bondsteel."
+
+    def node(i: int, outlet: str, lang: str, text: str, minutes: int, url: str = "", links=()) -> Node:  # type: ignore[no-untyped-def]
+        f = extract_features("", text, lang, links)
+        return Node(i, outlet, lang, T0 + timedelta(minutes=minutes), url or f"https://{outlet}/{i}", f,
+                    f.folded_text.split(), is_denial("", text))
+
+    nodes = [
+        node(4, "ntv", "sq", EDITED, 90),  # arrives first, published later
+        node(1, "bild", "de", german, 0, "https://bild.de/1"),
+        node(2, "telegrafi", "sq", ORIGINAL, 40),
+        node(3, "b92", "sr", SERBIAN, 120),
+        node(5, "mod", "sq", "Ministria e quajti dezinformim raportimin e gazetës Bild për 600 ushtarët.", 200),
+    ]
+    edges = {e.article_id: e for e in build_tree(nodes, aliases)}
+    assert edges[1].kind == "origin" and edges[1].source_id is None
+    assert (edges[2].source_id, edges[2].kind) == (1, "attribution")  # "Sipas Bild"
+    assert (edges[4].source_id, edges[4].kind) == (2, "copy")
+    assert edges[3].source_id == 1 and edges[3].kind == "attribution"  # "Prema pisanju lista Bild"
+    assert edges[5].kind == "denial" and edges[5].source_id == 1
+    assert "dezinformim" in edges[5].evidence["denial_terms"]  # type: ignore[operator]
