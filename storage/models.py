@@ -206,5 +206,25 @@ class Delivery(Base):
     claimed_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # set when the channel sends digests: the one message this delivery goes out in
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), index=True)
 
     alert: Mapped[Alert] = relationship(back_populates="deliveries")
+
+
+class Digest(Base):
+    """One message that carries many deliveries of a digest channel: one per channel and interval."""
+
+    __tablename__ = "digest"
+    __table_args__ = (UniqueConstraint("channel", "period_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    period_end: Mapped[datetime]  # the interval boundary: it carries what became due before it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
