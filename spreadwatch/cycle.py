@@ -1,7 +1,9 @@
 """One polling cycle: every due feed is polled, new entries fetched, extracted and ingested.
 
 The database is the state: ETag/Last-Modified, failures and the next due time live on the feed row,
-so a cycle can be interrupted anywhere and the next one carries on.
+so a cycle can be interrupted anywhere and the next one carries on. Most polls answer 304, so their
+bookkeeping is kept cheap: the due feeds' state is read in one query, and 304 results are written in
+batches (one UPDATE statement per batch) instead of a transaction per feed.
 """
 
 from __future__ import annotations
@@ -10,19 +12,24 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session
 
 from crawler import CrawlError, Fetcher, FeedPoll, fetch_article, poll_feed
-from crawler.draft import FeedEntry
+from crawler.draft import ArticleDraft, FeedEntry
 from spreadwatch.ingest import ensure_outlet, find_article, ingest
 from spreadwatch.settings import Settings
 from storage import Database, Feed, Outlet, utcnow
 
 log = logging.getLogger("spreadwatch.cycle")
+
+STAGES = ("feeds", "pages", "ingest")
 
 
 @dataclass
@@ -35,6 +42,8 @@ class FeedReport:
     matched: int = 0
     warning: str | None = None
     error: str | None = None
+    feed_id: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -42,14 +51,92 @@ class CycleReport:
     feeds: list[FeedReport] = field(default_factory=list)
     new_article_ids: list[int] = field(default_factory=list)
     # seconds spent per stage, summed over concurrent tasks (so they can exceed wall time)
-    stage_seconds: dict[str, float] = field(default_factory=lambda: {"feeds": 0.0, "pages": 0.0, "ingest": 0.0})
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @property
     def new(self) -> int:
         return len(self.new_article_ids)
 
 
+@dataclass(frozen=True)
+class FeedState:
+    """What one poll needs from a feed row; read for all due feeds in one query."""
+
+    id: int
+    outlet_id: int
+    outlet: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    interval_minutes: float
+
+
 Progress = Callable[[FeedReport], None]
+Observe = Callable[[str, float], None]  # (stage, seconds) for one unit of work
+
+
+class Stages:
+    """Times units of work: summed per stage for the report, each one passed on to `observe`."""
+
+    def __init__(self, totals: dict[str, float] | None = None, observe: Observe | None = None) -> None:
+        self.totals = totals if totals is not None else dict.fromkeys(STAGES, 0.0)
+        self.observe = observe
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - t0
+            self.totals[stage] = self.totals.get(stage, 0.0) + seconds
+            if self.observe:
+                self.observe(stage, seconds)
+
+
+class NotModifiedBatch:
+    """304 answers waiting to be recorded, written together: one UPDATE per batch.
+
+    A feed whose 304 is not yet written still looks due in the database; the daemon keeps it in
+    its in-flight set until `on_written` reports it, so it is not polled twice.
+    """
+
+    def __init__(self, db: Database, size: int = 500,
+                 on_written: Callable[[list[int]], None] | None = None) -> None:
+        self.db = db
+        self.size = size
+        self.on_written = on_written
+        self._rows: list[dict[str, object]] = []
+        self._outlets: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, feed: FeedState, polled_at: datetime, next_at: datetime) -> None:
+        self._rows.append({"id": feed.id, "last_polled_at": polled_at, "last_ok_at": polled_at,
+                           "last_status": 304, "failures": 0, "last_error": None, "next_poll_at": next_at})
+        self._outlets.add(feed.outlet_id)
+        if len(self._rows) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every waiting 304 in one transaction (a no-op when none is waiting)."""
+        if not self._rows:
+            return
+        rows, outlets = self._rows, self._outlets
+        self._rows, self._outlets = [], set()
+        with self.db.session() as s:
+            s.execute(update(Feed), rows)  # executemany: one statement, one row per feed
+            _mark_outlets_ok(s, outlets, utcnow())
+        if self.on_written:
+            self.on_written([int(r["id"]) for r in rows])  # type: ignore[call-overload]
+
+
+def _mark_outlets_ok(s: Session, outlet_ids: Collection[int], now: datetime) -> None:
+    s.execute(update(Outlet).where(Outlet.id.in_(outlet_ids)).values(last_ok_at=now))
+    # an outlet's failure count restarts once none of its feeds is failing
+    failing = exists().where(Feed.outlet_id == Outlet.id, Feed.failures > 0)
+    s.execute(update(Outlet).where(Outlet.id.in_(outlet_ids), Outlet.failures > 0, ~failing).values(failures=0))
 
 
 def sync_outlets(db: Database, settings: Settings) -> None:
@@ -64,66 +151,90 @@ def sync_outlets(db: Database, settings: Settings) -> None:
                     known.add(feed.url)
 
 
-def _due_feeds(db: Database, settings: Settings, now: datetime, force: bool) -> list[tuple[int, str, str]]:
+def due_feeds(db: Database, settings: Settings, now: datetime, *, force: bool = False,
+              exclude: Collection[int] = ()) -> list[FeedState]:
+    """The enabled, configured feeds whose time has come, with what a poll needs: one query."""
+    intervals = {f.url: f.interval_minutes or settings.poll.interval_minutes
+                 for o in settings.outlets if o.enabled for f in o.feeds}
     enabled = {o.key for o in settings.outlets if o.enabled}
-    configured = {f.url for o in settings.outlets if o.enabled for f in o.feeds}
+    q = select(Feed.id, Feed.outlet_id, Outlet.key, Feed.url, Feed.etag, Feed.last_modified).join(Outlet)
+    if not force:
+        q = q.where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
     with db.session() as s:
-        rows = s.execute(select(Feed.id, Feed.url, Outlet.key, Feed.next_poll_at).join(Outlet)).all()
-    return [(fid, url, key) for fid, url, key, due in rows
-            if key in enabled and url in configured and (force or due is None or due <= now)]
+        rows = s.execute(q).all()
+    return [FeedState(fid, oid, key, url, etag, modified, intervals[url])
+            for fid, oid, key, url, etag, modified in rows
+            if key in enabled and url in intervals and fid not in exclude]
 
 
-def backoff(failures: int, settings: Settings) -> timedelta:
+def backoff(failures: int, settings: Settings, interval_minutes: float | None = None) -> timedelta:
     """Exponential, capped: a dead feed is retried less and less often, never in a hot loop."""
-    minutes = settings.poll.interval_minutes * (2 ** min(failures, 12))
+    base = interval_minutes or settings.poll.interval_minutes
+    minutes = base * (2 ** min(failures, 12))
     return timedelta(minutes=min(minutes, settings.poll.max_backoff_minutes))
 
 
-def _next_due(settings: Settings, now: datetime, interval: float | None) -> datetime:
-    jitter = random.uniform(0, settings.poll.jitter_seconds)
-    return now + timedelta(minutes=interval or settings.poll.interval_minutes, seconds=jitter)
+def _jitter(settings: Settings) -> timedelta:
+    # spreads feeds that became due together (a restart, an outage) over the jitter window
+    return timedelta(seconds=random.uniform(0, settings.poll.jitter_seconds))
 
 
-async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed_id: int, url: str,
-                   outlet_key: str, stages: dict[str, float] | None = None) -> tuple[FeedReport, list[int]]:
+def _next_due(settings: Settings, now: datetime, feed: FeedState) -> datetime:
+    return now + timedelta(minutes=feed.interval_minutes) + _jitter(settings)
+
+
+async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, *,
+                   batch: NotModifiedBatch | None = None,
+                   stages: Stages | None = None) -> tuple[FeedReport, list[int]]:
     """Poll one feed, ingest its new entries, record the feed's state. Never raises for a bad feed."""
-    report = FeedReport(url=url, outlet=outlet_key, status="ok")
-    with db.session() as s:
-        feed = s.get_one(Feed, feed_id)
-        etag, modified = feed.etag, feed.last_modified
-    stages = stages if stages is not None else {"feeds": 0.0, "pages": 0.0, "ingest": 0.0}
+    report = FeedReport(url=feed.url, outlet=feed.outlet, status="ok", feed_id=feed.id)
+    stages = stages or Stages()
     t0 = time.perf_counter()
     try:
-        poll = await poll_feed(fetcher, url, etag=etag, last_modified=modified)
+        return report, await _poll(db, settings, fetcher, feed, report, batch, stages)
     except CrawlError as e:
-        report.status, report.error = "error", str(e)
-        _record_failure(db, settings, feed_id, outlet_key, str(e), getattr(e, "status", None))
-        return report, []
+        _fail(db, settings, feed, report, str(e), getattr(e, "status", None))
+    except Exception as e:  # a bug or a database error here must not take the other feeds down
+        log.exception("feed poll crashed", extra={"outlet": feed.outlet, "feed": feed.url})
+        _fail(db, settings, feed, report, f"internal error: {e.__class__.__name__}: {e}", None)
     finally:
-        stages["feeds"] += time.perf_counter() - t0
-    new_ids = await _ingest_entries(db, settings, fetcher, outlet_key, poll, report, stages)
-    _record_success(db, settings, feed_id, outlet_key, poll)
-    return report, new_ids
+        report.seconds = time.perf_counter() - t0
+    return report, []
+
+
+async def _poll(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, report: FeedReport,
+                batch: NotModifiedBatch | None, stages: Stages) -> list[int]:
+    with stages.timed("feeds"):
+        poll = await poll_feed(fetcher, feed.url, etag=feed.etag, last_modified=feed.last_modified)
+    if poll.not_modified:
+        report.status = "not-modified"
+        _record_not_modified(db, settings, feed, batch)
+        return []
+    new_ids = await _ingest_entries(db, settings, fetcher, feed.outlet, poll, report, stages)
+    _record_success(db, settings, feed, poll)
+    return new_ids
+
+
+def _fail(db: Database, settings: Settings, feed: FeedState, report: FeedReport, error: str,
+          status: int | None) -> None:
+    report.status, report.error = "error", error
+    try:
+        _record_failure(db, settings, feed, error, status)
+    except Exception:  # the database itself is failing: the next cycle polls this feed again
+        log.exception("could not record a feed failure", extra={"outlet": feed.outlet, "feed": feed.url})
 
 
 async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, outlet_key: str,
-                          poll: FeedPoll, report: FeedReport, stages: dict[str, float]) -> list[int]:
-    if poll.not_modified:
-        report.status = "not-modified"
-        return []
+                          poll: FeedPoll, report: FeedReport, stages: Stages) -> list[int]:
     report.warning = poll.warning
     entries = poll.entries[: settings.poll.max_entries_per_feed]
     report.entries = len(entries)
-    fresh = [e for e in entries if _wanted(db, settings, e)]
-    t0 = time.perf_counter()
-    drafts = await asyncio.gather(*(fetch_article(fetcher, outlet_key, e) for e in fresh))
-    stages["pages"] += time.perf_counter() - t0
+    fresh = _wanted(db, settings, entries)
+    drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages) for e in fresh))
     new_ids = []
     for draft in drafts:
-        t1 = time.perf_counter()
-        with db.session() as s:  # one transaction per article
+        with stages.timed("ingest"), db.session() as s:  # one transaction per article
             result = ingest(s, draft, settings)
-        stages["ingest"] += time.perf_counter() - t1
         if result.created:
             new_ids.append(result.article_id)
             report.new += 1
@@ -131,58 +242,86 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     return new_ids
 
 
-def _wanted(db: Database, settings: Settings, entry: FeedEntry) -> bool:
+async def _fetch_page(fetcher: Fetcher, outlet_key: str, entry: FeedEntry, stages: Stages) -> ArticleDraft:
+    with stages.timed("pages"):
+        return await fetch_article(fetcher, outlet_key, entry)
+
+
+def _wanted(db: Database, settings: Settings, entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Entries not stored yet and not older than `poll.max_entry_age_hours`."""
     max_age = settings.poll.max_entry_age_hours
-    if max_age and entry.published_at and entry.published_at < utcnow() - timedelta(hours=max_age):
-        return False
+    oldest = utcnow() - timedelta(hours=max_age) if max_age else None
+    recent = [e for e in entries if not (oldest and e.published_at and e.published_at < oldest)]
     with db.session() as s:
-        return find_article(s, entry.url) is None
+        return [e for e in recent if find_article(s, e.url) is None]
 
 
-def _record_success(db: Database, settings: Settings, feed_id: int, outlet_key: str, poll: FeedPoll) -> None:
+def _record_not_modified(db: Database, settings: Settings, feed: FeedState, batch: NotModifiedBatch | None) -> None:
+    now = utcnow()
+    if batch is not None:
+        batch.add(feed, now, _next_due(settings, now, feed))
+        return
+    single = NotModifiedBatch(db)
+    single.add(feed, now, _next_due(settings, now, feed))
+    single.flush()
+
+
+def _record_success(db: Database, settings: Settings, feed: FeedState, poll: FeedPoll) -> None:
     now = utcnow()
     with db.session() as s:
-        feed = s.get_one(Feed, feed_id)
-        feed.last_polled_at = feed.last_ok_at = now
-        feed.last_status, feed.failures, feed.last_error = poll.status, 0, None
-        if not poll.not_modified:
-            feed.etag, feed.last_modified = poll.etag, poll.last_modified
-            feed.last_warning = poll.warning
-            feed.entries_seen = len(poll.entries)
-        cfg = next((f for o in settings.outlets for f in o.feeds if f.url == feed.url), None)
-        feed.next_poll_at = _next_due(settings, now, cfg.interval_minutes if cfg else None)
-        outlet = s.get_one(Outlet, feed.outlet_id)
-        outlet.last_ok_at = now
+        s.execute(update(Feed).where(Feed.id == feed.id).values(
+            last_polled_at=now, last_ok_at=now, last_status=poll.status, failures=0, last_error=None,
+            etag=poll.etag, last_modified=poll.last_modified, last_warning=poll.warning,
+            entries_seen=len(poll.entries), next_poll_at=_next_due(settings, now, feed)))
+        _mark_outlets_ok(s, [feed.outlet_id], now)
 
 
-def _record_failure(db: Database, settings: Settings, feed_id: int, outlet_key: str, error: str,
-                    status: int | None) -> None:
+def _record_failure(db: Database, settings: Settings, feed: FeedState, error: str, status: int | None) -> None:
     now = utcnow()
-    log.warning("feed failed", extra={"outlet": outlet_key, "error": error})
     with db.session() as s:
-        feed = s.get_one(Feed, feed_id)
-        feed.last_polled_at, feed.last_status, feed.last_error = now, status, error
-        feed.failures += 1
-        feed.next_poll_at = now + backoff(feed.failures, settings)
+        row = s.get_one(Feed, feed.id)
+        row.last_polled_at, row.last_status, row.last_error = now, status, error
+        row.failures += 1
+        wait = backoff(row.failures, settings, feed.interval_minutes)
+        row.next_poll_at = now + wait + _jitter(settings)
         outlet = s.get_one(Outlet, feed.outlet_id)
         outlet.last_error, outlet.last_error_at = error, now
         outlet.failures += 1
+        failures = row.failures
+    log.warning("feed failed", extra={"outlet": feed.outlet, "feed": feed.url, "error": error,
+                                      "failures": failures, "retry_in_seconds": round(wait.total_seconds())})
+
+
+async def poll_feeds(db: Database, settings: Settings, fetcher: Fetcher, feeds: list[FeedState], *,
+                     progress: Progress | None = None, observe: Observe | None = None,
+                     batch: NotModifiedBatch | None = None) -> CycleReport:
+    """Poll these feeds concurrently (the fetcher enforces global and per-host limits)."""
+    report = CycleReport()
+    stages = Stages(report.stage_seconds, observe)
+    own_batch = batch is None
+    batch = batch if batch is not None else NotModifiedBatch(db)
+
+    async def one(feed: FeedState) -> None:
+        fr, ids = await poll_one(db, settings, fetcher, feed, batch=batch, stages=stages)
+        report.feeds.append(fr)
+        report.new_article_ids.extend(ids)
+        if progress:
+            progress(fr)
+
+    try:
+        await asyncio.gather(*(one(f) for f in feeds))
+    finally:
+        if own_batch:  # also when cancelled: the 304s already seen are worth keeping
+            batch.flush()
+    return report
 
 
 async def poll_due(db: Database, settings: Settings, *, force: bool = False,
-                   progress: Progress | None = None) -> CycleReport:
-    """Poll every due feed concurrently (the fetcher enforces per-host limits)."""
-    report = CycleReport()
-    feeds = _due_feeds(db, settings, utcnow(), force)
+                   progress: Progress | None = None, observe: Observe | None = None) -> CycleReport:
+    """Poll every due feed once, concurrently."""
+    feeds = due_feeds(db, settings, utcnow(), force=force)
     async with Fetcher(settings.http) as fetcher:
-        async def one(fid: int, url: str, key: str) -> None:
-            fr, ids = await poll_one(db, settings, fetcher, fid, url, key, report.stage_seconds)
-            report.feeds.append(fr)
-            report.new_article_ids.extend(ids)
-            if progress:
-                progress(fr)
-        await asyncio.gather(*(one(*f) for f in feeds))
-    return report
+        return await poll_feeds(db, settings, fetcher, feeds, progress=progress, observe=observe)
 
 
 def run_once(settings: Settings, *, force: bool = True, progress: Progress | None = None,

@@ -1,54 +1,102 @@
-"""/healthz and /metrics on a local port, for the daemon's supervisors and Prometheus."""
+"""/healthz and /metrics on a local port, for the daemon's supervisors and for Prometheus.
+
+The server runs in its own threads, so it still answers (with a 503) when the event loop is stuck:
+"scheduler alive" means the poll job has really run recently, not only that a scheduler object
+exists.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 
 from spreadwatch.localserver import LocalServer, Response
-from storage import Article, Delivery, Story, utcnow
+from spreadwatch.metrics import Sample
+from storage import Article, Database, Delivery, Feed, Story, utcnow
 
 if TYPE_CHECKING:
     from spreadwatch.daemon import Daemon
 
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "superseded")
+
 
 def start_health_server(daemon: Daemon, port: int, host: str = "127.0.0.1") -> LocalServer:
+    """Serve /healthz and /metrics for this daemon; returns the running server."""
     srv = LocalServer(host, port)
-    srv.route("/healthz", lambda req: _healthz(daemon))
-    srv.route("/metrics", lambda req: _metrics(daemon))
+    srv.route("/healthz", lambda req: healthz(daemon))
+    srv.route("/metrics", lambda req: metrics(daemon))
     return srv.start()
 
 
-def _healthz(daemon: Daemon) -> Response:
-    st = daemon.state
+def healthz(daemon: Daemon) -> Response:
+    """200 when the scheduler ticks, the database answers and a cycle finished lately; else 503."""
+    body = health_report(daemon)
+    return Response(200 if body["ok"] else 503, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def health_report(daemon: Daemon) -> dict[str, Any]:
+    st, now = daemon.state, utcnow()
+    stale = stale_after(daemon)
+    db_error = ping(daemon.db)
+    ticking = daemon.scheduler.running and _recent(st.last_tick_at, now, stale)
+    # a slow first cycle is no failure: the daemon gets one staleness window to finish one
+    cycled = _recent(st.last_cycle_ok_at, now, stale) or now - st.started_at < stale
+    return {"ok": bool(ticking and db_error is None and cycled),
+            "scheduler_alive": bool(ticking), "database": db_error is None, "database_error": db_error,
+            "started_at": st.started_at.isoformat(), "last_tick_at": _iso(st.last_tick_at),
+            "last_cycle_ok_at": _iso(st.last_cycle_ok_at), "last_cycle_error": st.last_cycle_error,
+            "feeds_in_flight": len(daemon.in_flight), "stale_after_seconds": stale.total_seconds()}
+
+
+def stale_after(daemon: Daemon) -> timedelta:
+    """How old the last tick or cycle may be: a few ticks plus one feed's worst-case fetch."""
+    p, h = daemon.settings.poll, daemon.settings.http
+    worst_fetch = h.total_timeout * (h.retries + 1)
+    return timedelta(seconds=p.tick_seconds * 5 + worst_fetch + 30)
+
+
+def ping(db: Database) -> str | None:
+    """None when the database answers, else the error for a person to read."""
     try:
-        with daemon.db.engine.connect() as c:
+        with db.engine.connect() as c:
             c.execute(text("select 1"))
-        db_ok, db_error = True, None
+        return None
     except Exception as e:  # report, don't raise: this is the health check
-        db_ok, db_error = False, f"{e.__class__.__name__}: {e}"
-    stale_after = timedelta(seconds=daemon.settings.poll.tick_seconds * 5 + 60)
-    fresh = st.last_cycle_ok_at is not None and utcnow() - st.last_cycle_ok_at < stale_after
-    ok = daemon.scheduler.running and db_ok and (fresh or utcnow() - st.started_at < stale_after)
-    body = {"ok": ok, "scheduler_running": daemon.scheduler.running, "database": db_ok,
-            "database_error": db_error, "started_at": st.started_at.isoformat(),
-            "last_cycle_ok_at": st.last_cycle_ok_at.isoformat() if st.last_cycle_ok_at else None,
-            "last_cycle_error": st.last_cycle_error}
-    return Response(200 if ok else 503, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        return f"{e.__class__.__name__}: {e}"
 
 
-def _metrics(daemon: Daemon) -> Response:
-    gauges: dict[str, float] = {}
-    try:
-        with daemon.db.session() as s:
-            gauges["spreadwatch_articles"] = s.scalar(select(func.count(Article.id))) or 0
-            gauges["spreadwatch_stories"] = s.scalar(select(func.count(Story.id))) or 0
-            gauges["spreadwatch_alert_deliveries_pending"] = s.scalar(
-                select(func.count(Delivery.id)).where(Delivery.state.in_(("pending", "sending")))) or 0
-    except Exception:
-        gauges["spreadwatch_database_up"] = 0
+def metrics(daemon: Daemon) -> Response:
+    gauges = database_gauges(daemon.db)
+    gauges.append(Sample("spreadwatch_feeds_in_flight", len(daemon.in_flight)))
+    if daemon.state.last_cycle_ok_at:
+        gauges.append(Sample("spreadwatch_last_cycle_ok_timestamp_seconds", daemon.state.last_cycle_ok_at.timestamp()))
     body = daemon.state.metrics.render(gauges)
-    return Response(200, body.encode(), {"Content-Type": "text/plain; version=0.0.4"})
+    return Response(200, body.encode(), {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def database_gauges(db: Database) -> list[Sample]:
+    """Counts read from the database at scrape time, so they survive restarts."""
+    try:
+        with db.session() as s:
+            articles = s.scalar(select(func.count(Article.id))) or 0
+            stories = s.scalar(select(func.count(Story.id))) or 0
+            failing = s.scalar(select(func.count(Feed.id)).where(Feed.failures > 0)) or 0
+            states = dict(s.execute(select(Delivery.state, func.count(Delivery.id)).group_by(Delivery.state)).all())
+    except Exception:  # the scrape still answers; the gauge says why numbers are missing
+        return [Sample("spreadwatch_database_up", 0)]
+    samples = [Sample("spreadwatch_database_up", 1), Sample("spreadwatch_articles", articles),
+               Sample("spreadwatch_stories", stories), Sample("spreadwatch_feeds_failing", failing)]
+    for state in sorted(set(DELIVERY_STATES) | set(states)):
+        samples.append(Sample("spreadwatch_alert_deliveries", states.get(state, 0), (("state", state),)))
+    return samples
+
+
+def _recent(when: datetime | None, now: datetime, window: timedelta) -> bool:
+    return when is not None and now - when < window
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None

@@ -38,7 +38,10 @@ def demo(db: Optional[str] = DbOpt, config: Optional[Path] = ConfigOpt,
 
 def run(once: bool = typer.Option(False, "--once", help="One cycle, then exit."),
         config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt,
-        health_port: Optional[int] = typer.Option(None, "--health-port")) -> None:
+        health_port: Optional[int] = typer.Option(None, "--health-port",
+                                                  help="Serve /healthz and /metrics on 127.0.0.1:PORT."),
+        log_json: bool = typer.Option(False, "--log-json", envvar="SPREADWATCH_LOG_JSON",
+                                      help="Log one JSON object per line instead of key=value text.")) -> None:
     """Poll the configured outlets: once, or as a scheduled daemon."""
     settings = _settings(config, db)
     if once:
@@ -51,7 +54,7 @@ def run(once: bool = typer.Option(False, "--once", help="One cycle, then exit.")
         return
     from spreadwatch.daemon import run_daemon
 
-    run_daemon(settings, health_port=health_port)
+    run_daemon(settings, health_port=health_port, log_json=log_json)
 
 
 def _progress_line(fr) -> str:  # type: ignore[no-untyped-def]
@@ -86,22 +89,134 @@ def articles(watch: Optional[str] = typer.Option(None, "--watch", "-w", help="On
     Console().print(table)
 
 
-def check(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
-    """Validate the configuration and reach the database, without polling anything."""
-    from sqlalchemy import text
-
-    from storage import make_engine
-
-    settings = _settings(config, db)
+def check(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt,
+          network: bool = typer.Option(False, "--network",
+                                       help="Also fetch every enabled feed once and connect to each email "
+                                            "channel's server (nothing is stored or sent).")) -> None:
+    """Validate the configuration and reach the database (and with --network the feeds), without running."""
+    settings = _settings(config, db)  # an invalid file stops here, naming file, line and key
     console = Console()
+    _check_config(console, settings)
+    ok = _check_database(console, settings.database_url)
+    if network:
+        ok = _check_feeds(console, settings) and ok
+        ok = _check_channels(console, settings) and ok
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _check_config(console: Console, settings) -> None:  # type: ignore[no-untyped-def]
+    from alerts.config import alert_settings
+    from spreadwatch.settings import ConfigError
+    from stories.match import compile_watches
+
+    try:
+        compile_watches(list(settings.watches))
+    except ValueError as e:  # a term that folds to nothing: the same exit as any config error
+        raise ConfigError(f"{', '.join(settings.sources[-1:])}: watches: {e}") from None
+    alerts = alert_settings(settings)  # raises ConfigError, like the rest of the file
     feeds = sum(len(o.feeds) for o in settings.outlets if o.enabled)
     console.print(f"config ok: {len(settings.outlets)} outlets ({feeds} feeds enabled), "
-                  f"{len(settings.watches)} watches, from {', '.join(settings.sources)}")
-    engine = make_engine(settings.database_url)
+                  f"{len(settings.watches)} watches, {len(alerts.rules)} alert rules, "
+                  f"{len(alerts.channels)} channels, from {', '.join(settings.sources)}")
+
+
+def _check_database(console: Console, url: str) -> bool:
+    """Connect and report the schema's migration state; nothing is changed."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage import make_engine
+    from storage.db import alembic_config
+
+    if _sqlite_file_missing(url):
+        return _check_sqlite_folder(console, url)
+    engine = make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as c:
-            c.execute(text("select 1"))
+            current = set(MigrationContext.configure(c).get_current_heads())
     except Exception as e:  # any driver error: report it plainly
-        console.print(f"[red]database unreachable[/]: {settings.database_url}: {e.__class__.__name__}: {e}")
-        raise typer.Exit(1)
-    console.print(f"database ok: {engine.url.render_as_string(hide_password=True)}")
+        console.print(f"[red]database unreachable[/]: {shown}: {e.__class__.__name__}: {e}")
+        return False
+    finally:
+        engine.dispose()
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    state = "schema up to date" if current == heads else (
+        "empty: the schema is created on first run" if not current else "older schema: migrated on first run")
+    console.print(f"database ok: {shown} ({state})")
+    return True
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    db = parsed.database
+    return parsed.get_backend_name() == "sqlite" and bool(db) and db != ":memory:" and not Path(db).expanduser().exists()
+
+
+def _check_sqlite_folder(console: Console, url: str) -> bool:
+    """A SQLite file that does not exist yet: checking must not create it, only its folder must allow it."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    path = Path(make_url(url).database or "").expanduser().absolute()
+    folder = next((p for p in path.parents if p.exists()), Path("/"))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        console.print(f"[red]database cannot be created[/]: {path}: {folder} is not writable")
+        return False
+    console.print(f"database ok: {path} does not exist yet; it is created on first run")
+    return True
+
+
+def _check_feeds(console: Console, settings) -> bool:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    results = asyncio.run(_probe_feeds(settings))
+    for outlet, url, error, entries in results:
+        if error:
+            console.print(f"[red]✗[/] {outlet:<18} {url}  [red]{error}[/]")
+        else:
+            console.print(f"[green]✓[/] {outlet:<18} {url}  {entries} entries")
+    failed = sum(1 for r in results if r[2])
+    console.print(f"feeds: {len(results) - failed} of {len(results)} answered with a readable feed")
+    return failed == 0
+
+
+async def _probe_feeds(settings) -> list[tuple[str, str, Optional[str], int]]:  # type: ignore[no-untyped-def]
+    """Fetch and parse each enabled feed once, through the same polite client the daemon uses."""
+    import asyncio
+
+    from crawler import CrawlError, Fetcher, poll_feed
+
+    async def probe(fetcher: Fetcher, outlet: str, url: str) -> tuple[str, str, Optional[str], int]:
+        try:
+            poll = await poll_feed(fetcher, url)
+        except CrawlError as e:
+            return outlet, url, str(e), 0
+        return outlet, url, None, len(poll.entries)
+
+    async with Fetcher(settings.http) as fetcher:
+        return list(await asyncio.gather(*(probe(fetcher, o.key, f.url) for o in settings.outlets if o.enabled
+                                           for f in o.feeds)))
+
+
+def _check_channels(console: Console, settings) -> bool:  # type: ignore[no-untyped-def]
+    """Open (and close) a connection to each email channel's server; webhooks are not called."""
+    import socket
+
+    from alerts.config import alert_settings
+
+    ok = True
+    for chan in alert_settings(settings).channels:
+        if chan.type != "email":
+            continue
+        try:
+            socket.create_connection((chan.host, chan.port), timeout=chan.timeout_seconds).close()
+            console.print(f"[green]✓[/] channel {chan.name}: {chan.host}:{chan.port} accepts connections")
+        except OSError as e:
+            console.print(f"[red]✗[/] channel {chan.name}: {chan.host}:{chan.port}: {e.strerror or e}")
+            ok = False
+    return ok

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from datetime import datetime, timezone
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from spreadwatch.cycle import backoff, run_once
+from spreadwatch.cycle import backoff, poll_due, run_once
 from spreadwatch.localserver import LocalServer, Request, Response, static
 from spreadwatch.settings import HttpSettings, OutletConfig, Settings, load_settings
 from storage import Article, Database, Feed, Outlet
@@ -55,13 +60,14 @@ def serve_newsroom(srv: LocalServer, ids: list[str]) -> None:
         srv.route(f"/lajme/{i}/", static(PAGE.format(title=title, body=body, canonical=canonical)))
 
 
-def settings_for(db_url: str, feeds: dict[str, str]) -> Settings:
+def settings_for(db_url: str, feeds: dict[str, str | dict[str, object]], **http: object) -> Settings:
     base = load_settings()
-    outlets = [OutletConfig(key=k, name=k.title(), country="XK", language="sq", feeds=[{"url": u}])
+    outlets = [OutletConfig(key=k, name=k.title(), country="XK", language="sq",
+                            feeds=[u if isinstance(u, dict) else {"url": u}])
                for k, u in feeds.items()]
-    http = HttpSettings(per_host_delay=0, per_host_concurrency=4, retries=1, backoff_base=0.05,
-                        read_timeout=3, connect_timeout=2, obey_robots=False)
-    return base.with_overrides(database_url=db_url, outlets=outlets, http=http)
+    limits = HttpSettings(**{"per_host_delay": 0, "per_host_concurrency": 4, "retries": 1, "backoff_base": 0.05,
+                             "read_timeout": 3, "connect_timeout": 2, "obey_robots": False, **http})
+    return base.with_overrides(database_url=db_url, outlets=outlets, http=limits)
 
 
 def test_cycle_stores_articles_and_second_poll_is_304(server: LocalServer, db_url: str) -> None:
@@ -99,6 +105,13 @@ def test_failing_feed_is_recorded_and_backs_off_without_losing_anything(server: 
         assert broken.next_poll_at is not None and broken.next_poll_at > datetime.now(timezone.utc)
         assert outlet.last_error and outlet.failures == 2
         assert s.scalar(select(func.count(Article.id))) == 1  # the good feed's article is intact
+    # and the operator sees it
+    shown = subprocess.run([sys.executable, "-m", "spreadwatch", "outlets", "--json", "--db", db_url],
+                           capture_output=True, text=True, timeout=60, check=True)
+    rows = {r["key"]: r for r in json.loads(shown.stdout)}
+    assert rows["broken"]["failures"] == 2 and "500" in rows["broken"]["last_error"]
+    assert rows["broken"]["feeds"][0]["failures"] == 2 and "500" in rows["broken"]["feeds"][0]["last_error"]
+    assert rows["shembull"]["failures"] == 0 and rows["shembull"]["last_error"] is None
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -106,3 +119,59 @@ def test_backoff_grows_and_is_capped() -> None:
     steps = [backoff(n, settings).total_seconds() for n in range(1, 12)]
     assert steps == sorted(steps)
     assert steps[-1] == settings.poll.max_backoff_minutes * 60
+
+
+def test_a_feed_hanging_to_its_timeout_holds_up_no_other_feed(server: LocalServer, db_url: str) -> None:
+    serve_newsroom(server, ["a1", "a2"])
+    server.route("/slow.xml", lambda req: Response(200, b"<rss/>", {"Content-Type": "application/rss+xml"}, delay=6))
+    # the good feed is polled every few seconds; the slow one would be too, were it not failing
+    good = {"url": server.url("/feed.xml"), "interval_minutes": 0.02}
+    settings = settings_for(db_url, {"shembull": good, "slow": {"url": server.url("/slow.xml"), "interval_minutes": 0.02}},
+                            read_timeout=4, retries=0)
+    settings = settings.with_overrides(poll=settings.poll.model_copy(update={"jitter_seconds": 0}))
+    db = Database(db_url)
+    report = run_once(settings, db=db)
+    by_outlet = {f.outlet: f for f in report.feeds}
+    assert by_outlet["slow"].status == "error" and "no complete answer" in (by_outlet["slow"].error or "")
+    assert by_outlet["shembull"].status == "ok" and by_outlet["shembull"].new == 2
+    with db.session() as s:
+        feeds = {f.url: f for f in s.scalars(select(Feed))}
+        fast, slow = feeds[server.url("/feed.xml")], feeds[server.url("/slow.xml")]
+        # the good feed's fetch, two pages and two ingests were all recorded while the slow one hung
+        assert fast.last_ok_at is not None and slow.last_polled_at is not None
+        assert fast.last_ok_at < slow.last_polled_at
+        assert slow.failures == 1 and slow.last_ok_at is None
+        assert slow.next_poll_at is not None and slow.next_poll_at >= slow.last_polled_at + backoff(1, settings, 0.02)
+
+    time.sleep(2)  # the good feed falls due again; the slow one is still backing off
+    again = run_once(settings, db=db, force=False)
+    assert [(f.outlet, f.status) for f in again.feeds] == [("shembull", "not-modified")]
+    assert len(server.hits("/slow.xml")) == 1
+
+
+def test_not_modified_answers_are_written_in_one_update_per_batch(server: LocalServer, db_url: str) -> None:
+    serve_newsroom(server, ["a1"])
+    feeds = {f"o{n}": server.url(f"/feed.xml?n={n}") for n in range(30)}
+    settings = settings_for(db_url, feeds, retries=0, per_host_concurrency=8)
+    db = Database(db_url)
+    run_once(settings, db=db)  # ETags stored (and the one article, once)
+    statements: list[tuple[str, bool]] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append((" ".join(statement.split()[:3]).upper(), executemany))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        report = asyncio.run(poll_due(db, settings, force=True))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert [f.status for f in report.feeds] == ["not-modified"] * 30
+    feed_updates = [m for st, m in statements if st.startswith("UPDATE FEED")]
+    assert feed_updates == [True], statements  # one executemany for all 30 rows
+    assert sum(st.startswith("UPDATE OUTLET") for st, _ in statements) <= 2
+    assert len(statements) <= 6, statements  # the due feeds' read, the writes: not one per feed
+    with db.session() as s:
+        rows = list(s.scalars(select(Feed)))
+        assert {f.last_status for f in rows} == {304} and len(rows) == 30
+        assert all(f.next_poll_at and f.next_poll_at > datetime.now(timezone.utc) + timedelta(minutes=5) for f in rows)
+        assert s.scalar(select(func.count(Article.id))) == 1
