@@ -1,130 +1,217 @@
-"""The read-only web app: the story list, a story's page with its timeline, and the JSON API.
+"""The read-only web app: the story list, a story's page with its timeline, exports, and the JSON API.
 
-Everything scraped is untrusted: templates autoescape, the SVG escapes its text. Set a token
-(`spreadwatch serve --token`, or $SPREADWATCH_WEB_TOKEN) where the page is exposed: requests then
-need `?token=` or `Authorization: Bearer`.
+Everything scraped is untrusted: templates autoescape, the SVG escapes its text, only http(s)
+addresses become links, and the pages run no script at all (the Content-Security-Policy forbids
+it). Set a token (`spreadwatch serve --token`, or $SPREADWATCH_WEB_TOKEN) where the app is exposed:
+every route then needs `?token=` or `Authorization: Bearer`.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlencode
 
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Security
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
-from spreadwatch.commands.stories import _evidence, delay, parse_since
 from spreadwatch.settings import Settings
 from storage import Article, Database, Outlet
 from storage.stories_repo import list_stories, story_history
-from web.timeline import KIND_COLOURS, render_svg
+from web.history import format_delay, format_evidence, history_csv, parse_age, tree_rows
+from web.png import render_png
+from web.schemas import Problem, StoryHistory, StorySummary
+from web.svg import is_web_address, render_svg
+from web.timeline import KIND_COLOURS, language_colour, layout_timeline
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-class StorySummary(BaseModel):
-    id: int
-    title: str
-    status: str
-    outlet_count: int
-    article_count: int
-    languages: list[str]
-    countries: list[str]
-    watches: list[str]
-    first_seen: str | None
-    last_seen: str | None
-    origin_article_id: int | None
-
-
-class ArticleEntry(BaseModel):
-    id: int
-    outlet: str
-    outlet_name: str
-    country: str
-    language: str
-    url: str
-    title: str
-    published_at: str | None
-    first_seen_at: str | None
-    delay_seconds: float
-    source: int | None
-    source_outlet: str | None
-    kind: str
-    score: float
-    evidence: dict[str, Any]
-    watches: list[str]
-
-
-class StoryHistory(BaseModel):
-    story: StorySummary
-    origin: ArticleEntry
-    articles: list[ArticleEntry]
-    denials: list[int]
+# "Spreading now" is how many outlets took a story up within this window before now.
+SPREADING_WINDOW = timedelta(hours=24)
+# list_stories returns the widest stories first; the page's filters and order work within these.
+SCAN_LIMIT = 2000
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+AGE_PATTERN = r"^\s*\d+\s*[mhdwMHDW]\s*$"
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "A token is set and the request did not carry it."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such story."}}
+# HTML routes would label a model's error as text/html; say plainly that errors are JSON.
+PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such story (JSON).", "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
 
 
 def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
-    """The app over the database named in the settings."""
+    """The app over the database named in the settings; with a token, every route requires it."""
     db = Database(settings.database_url)
     token = token or os.environ.get("SPREADWATCH_WEB_TOKEN") or None
-    app = FastAPI(title="spreadwatch", description="How stories spread across outlets: read-only API.",
-                  version="0.1.0")
+    guard = [Security(token_guard(token))] if token else []
+    app = FastAPI(title="spreadwatch", version="0.1.0", dependencies=guard,
+                  responses=UNAUTHORIZED if token else None,
+                  description="How stories spread across news outlets: a read-only API. The shapes are those "
+                              "of `spreadwatch stories --json` and `spreadwatch story ID --json`.")
+    app.middleware("http")(security_headers)
+    suffix = "?" + urlencode({"token": token}) if token else ""
+    _api_routes(app, db)
+    _export_routes(app, db)
+    _page_routes(app, db, settings, suffix, token)
+    return app
 
-    @app.middleware("http")
-    async def require_token(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if token and request.url.path not in ("/openapi.json", "/docs"):
-            given = request.query_params.get("token") or request.headers.get("authorization", "").removeprefix("Bearer ")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                return JSONResponse({"detail": "a valid token is required"}, status_code=401)
-        return await call_next(request)
 
-    def suffix() -> str:
-        return f"?token={token}" if token else ""
+def token_guard(token: str) -> Callable[..., None]:
+    """A dependency that lets a request through only with the token, as a query or a bearer header."""
+    bearer = HTTPBearer(auto_error=False, description="The deployment's access token.")
+    query = APIKeyQuery(name="token", auto_error=False, description="The access token, for links and browsers.")
 
-    def stories(watch: str | None, language: str | None, outlet: str | None, since: str | None) -> list[dict[str, Any]]:
+    def require_token(header: HTTPAuthorizationCredentials | None = Security(bearer),
+                      given: str | None = Security(query)) -> None:
+        offered = given or (header.credentials if header else "")
+        if not hmac.compare_digest(offered.encode(), token.encode()):
+            raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    return require_token
+
+
+async def security_headers(request: Request, call_next: Any) -> Response:
+    """No script on our pages, no sniffing, and no Referer (it could carry the token) to outlets."""
+    response: Response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if not request.url.path.startswith(("/docs", "/redoc")):  # Swagger UI needs its own scripts
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+    return response
+
+
+def find_stories(session: Session, *, watch: str | None = None, language: str | None = None,
+                 outlet: str | None = None, since: datetime | None = None, limit: int = 100,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """Story summaries matching the filters, spreading now first, with `recent_outlets` beside each."""
+    rows = list_stories(session, watch=watch or None, since=since, limit=SCAN_LIMIT)
+    if outlet:
+        ids = set(session.scalars(select(Article.story_id).join(Outlet).where(Outlet.key == outlet)))
+        rows = [r for r in rows if r["id"] in ids]
+    if language:
+        rows = [r for r in rows if language in r["languages"]]
+    recent = recent_outlets(session, [r["id"] for r in rows], (now or datetime.now(timezone.utc)) - SPREADING_WINDOW)
+    # sorted() is stable: ties keep list_stories' order, the widest and most recent first.
+    rows = sorted(rows, key=lambda r: -recent.get(r["id"], 0))[:limit]
+    return [{**r, "recent_outlets": recent.get(r["id"], 0)} for r in rows]
+
+
+def recent_outlets(session: Session, story_ids: list[int], cutoff: datetime) -> dict[int, int]:
+    """Per story, how many outlets published (or, without a date, were first seen with) it since cutoff."""
+    if not story_ids:
+        return {}
+    appeared = or_(Article.published_at >= cutoff,
+                   and_(Article.published_at.is_(None), Article.first_seen_at >= cutoff))
+    q = (select(Article.story_id, func.count(func.distinct(Article.outlet_id)))
+         .where(Article.story_id.in_(story_ids), appeared).group_by(Article.story_id))
+    return {sid: n for sid, n in session.execute(q)}
+
+
+
+
+def _api_routes(app: FastAPI, db: Database) -> None:
+    @app.get("/api/stories", response_model=list[StorySummary], tags=["api"],
+             summary="Stories, spreading now first", response_description="Story summaries.")
+    def api_stories(watch: str | None = Query(None, description="Only stories matching this watch."),
+                    language: str | None = Query(None, description="Only stories with an article in this language."),
+                    outlet: str | None = Query(None, description="Only stories this outlet (key) carried."),
+                    since: str | None = Query(None, pattern=AGE_PATTERN,
+                                              description="Only stories seen within this age: 90m, 24h, 7d, 2w."),
+                    limit: int = Query(100, ge=1, le=500, description="At most this many stories.")) -> Any:
+        """Stories ordered by how many outlets took them up in the last 24 hours, then by how widely
+        and how recently they spread: the shape of `spreadwatch stories --json`."""
         with db.session() as s:
-            rows = list_stories(s, watch=watch or None, since=parse_since(since) if since else None, limit=500)
-            if outlet:
-                ids = set(s.scalars(select(Article.story_id).join(Outlet).where(Outlet.key == outlet)))
-                rows = [r for r in rows if r["id"] in ids]
-        return [r for r in rows if not language or language in r["languages"]]
+            return find_stories(s, watch=watch, language=language, outlet=outlet, since=parse_age(since),
+                                limit=limit)
 
-    def history(story_id: int) -> dict[str, Any]:
-        with db.session() as s:
-            h = story_history(s, story_id)
-        if h is None:
-            raise HTTPException(404, f"no story {story_id}")
-        return h
+    @app.get("/api/stories/{story_id}", response_model=StoryHistory, responses=NOT_FOUND, tags=["api"],
+             summary="A story's propagation history", response_description="The story's history.")
+    def api_story(story_id: int) -> Any:
+        """The origin and every article with its source, link kind and evidence: the shape of
+        `spreadwatch story ID --json`. A merged story's id gives the story it was merged into."""
+        return _history(db, story_id)
 
-    @app.get("/api/stories", response_model=list[StorySummary])
-    def api_stories(watch: str | None = None, language: str | None = None, outlet: str | None = None,
-                    since: str | None = Query(None, description="e.g. 24h, 7d")) -> list[dict[str, Any]]:
-        return stories(watch, language, outlet, since)
 
-    @app.get("/api/stories/{story_id}", response_model=StoryHistory)
-    def api_story(story_id: int) -> dict[str, Any]:
-        return history(story_id)
+def _export_routes(app: FastAPI, db: Database) -> None:
+    text, binary = {"schema": {"type": "string"}}, {"schema": {"type": "string", "format": "binary"}}
+    svg = {200: {"content": {"image/svg+xml": text}, "description": "A standalone SVG document."}, **NOT_FOUND}
+    png = {200: {"content": {"image/png": binary}, "description": "A PNG image at twice the SVG's size."},
+           **NOT_FOUND}
+    csv = {200: {"content": {"text/csv": text}, "description": "One row per article; cells a spreadsheet would "
+                                                             "run as formulas start with an apostrophe."}, **NOT_FOUND}
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/stories/{story_id}/timeline.svg", response_class=Response, responses=svg, tags=["exports"],
+             summary="The timeline as SVG")
+    def timeline_svg(story_id: int) -> Response:
+        """The story page's timeline picture alone, for reports."""
+        picture = render_svg(layout_timeline(_history(db, story_id)))
+        return Response(picture, media_type="image/svg+xml", headers=_disposition(f"story-{story_id}-timeline.svg", inline=True))
+
+    @app.get("/stories/{story_id}/timeline.png", response_class=Response, responses=png, tags=["exports"],
+             summary="The timeline as PNG")
+    def timeline_png(story_id: int) -> Response:
+        """The same picture as the SVG, as a PNG for documents and mail."""
+        picture = render_png(layout_timeline(_history(db, story_id)))
+        return Response(picture, media_type="image/png", headers=_disposition(f"story-{story_id}-timeline.png", inline=True))
+
+    @app.get("/stories/{story_id}/history.csv", response_class=Response, responses=csv, tags=["exports"],
+             summary="The history as CSV")
+    def history_file(story_id: int) -> Response:
+        """One row per article, as `spreadwatch story ID --csv`."""
+        return Response(history_csv(_history(db, story_id)), media_type="text/csv; charset=utf-8",
+                        headers=_disposition(f"story-{story_id}-history.csv"))
+
+
+def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, token: str | None) -> None:
+    choices = {"watches": sorted(w.name for w in settings.watches),
+               "languages": sorted({o.language for o in settings.outlets if o.language}),
+               "outlets": sorted((o.key, o.name) for o in settings.outlets)}
+
+    @app.get("/", response_class=HTMLResponse, tags=["pages"], summary="The story list",
+             response_description="An HTML page.")
     def page_stories(request: Request, watch: str | None = None, language: str | None = None,
                      outlet: str | None = None, since: str | None = None) -> Any:
+        """Stories spreading now first, with filters by watch, language, outlet and age."""
+        try:
+            seen_after, problem = parse_age(since), ""
+        except ValueError as e:  # say so on the page rather than answer a form with JSON
+            seen_after, problem = None, str(e)
+        with db.session() as s:
+            rows = find_stories(s, watch=watch, language=language, outlet=outlet, since=seen_after, limit=200)
         q = {"watch": watch, "language": language, "outlet": outlet, "since": since}
         return TEMPLATES.TemplateResponse(request, "stories.html", {
-            "stories": stories(watch, language, outlet, since), "q": q, "token": token, "suffix": suffix()})
+            "stories": rows, "q": q, "problem": problem, "token": token, "suffix": suffix, "choices": choices,
+            "window_hours": int(SPREADING_WINDOW.total_seconds() // 3600)})
 
-    @app.get("/stories/{story_id}", response_class=HTMLResponse)
+    @app.get("/stories/{story_id}", response_class=HTMLResponse, responses=PAGE_NOT_FOUND, tags=["pages"],
+             summary="A story's page", response_description="An HTML page.")
     def page_story(request: Request, story_id: int) -> Any:
-        h = history(story_id)
+        """The timeline picture above the propagation tree as a table with each link's evidence."""
+        h = _history(db, story_id)
+        if h["story"]["id"] != story_id:  # merged: show it under the id it lives on
+            return RedirectResponse(f"/stories/{h['story']['id']}{suffix}", status_code=307)
         return TEMPLATES.TemplateResponse(request, "story.html", {
-            "h": h, "svg": render_svg(h, standalone=False), "delay": delay, "evidence": _evidence,
-            "colours": KIND_COLOURS, "suffix": suffix()})
+            "h": h, "tree": tree_rows(h), "svg": render_svg(layout_timeline(h), standalone=False), "delay": format_delay,
+            "evidence": format_evidence, "colours": KIND_COLOURS, "language_colour": language_colour,
+            "is_web_address": is_web_address, "suffix": suffix})
 
-    @app.get("/stories/{story_id}/timeline.svg")
-    def timeline(story_id: int) -> Response:
-        return Response(render_svg(history(story_id)), media_type="image/svg+xml")
 
-    return app
+def _history(db: Database, story_id: int) -> dict[str, Any]:
+    with db.session() as s:
+        h = story_history(s, story_id)
+    if h is None:
+        raise HTTPException(404, f"no story {story_id}")
+    return h
+
+
+def _disposition(filename: str, inline: bool = False) -> dict[str, str]:
+    """Shown in the browser or saved, under a name that says which story it is."""
+    return {"Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"'}

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime, timedelta, timezone
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from spreadwatch.commands.core import ConfigOpt, DbOpt, _settings
+from web.history import format_delay, format_evidence, history_csv, parse_age, plain, tree_rows
+from web.timeline import TimeScale
 
 KIND_STYLE = {"origin": "bold", "copy": "red", "attribution": "cyan", "translation": "magenta",
-              "same-event": "dim", "denial": "green"}
+              "same-event": "dim", "denial": "bold green"}
+STRIP_WIDTH = 20  # characters of the timeline column
 
 
 def register(app: typer.Typer) -> None:
@@ -25,14 +29,11 @@ def register(app: typer.Typer) -> None:
 
 
 def parse_since(text: str | None) -> datetime | None:
-    """'24h', '7d', '90m' before now."""
-    if not text:
-        return None
-    m = re.fullmatch(r"(\d+)([mhd])", text.strip())
-    if not m:
-        raise typer.BadParameter("use a number and m, h or d, e.g. 24h or 7d", param_hint="--since")
-    unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-    return datetime.now(timezone.utc) - timedelta(**{unit: int(m.group(1))})
+    """'24h', '7d', '90m', '2w' before now, as a command-line option."""
+    try:
+        return parse_age(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from None
 
 
 def stories(watch: Optional[str] = typer.Option(None, "--watch", "-w"),
@@ -50,12 +51,13 @@ def stories(watch: Optional[str] = typer.Option(None, "--watch", "-w"),
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Stories ({len(rows)})")
-    for col in ("id", "outlets", "articles", "languages", "first seen", "last seen", "title", "watches"):
-        table.add_column(col, overflow="fold")
+    for col, ratio in (("id", None), ("outlets", None), ("articles", None), ("languages", None),
+                       ("first seen", None), ("last seen", None), ("title", 3), ("watches", 1)):
+        table.add_column(col, overflow="fold", ratio=ratio, no_wrap=ratio is None)
     for r in rows:
         table.add_row(str(r["id"]), str(r["outlet_count"]), str(r["article_count"]), " ".join(r["languages"]),
-                      (r["first_seen"] or "")[:16], (r["last_seen"] or "")[:16], r["title"][:70],
-                      ", ".join(r["watches"]))
+                      _when(r["first_seen"]), _when(r["last_seen"]), Text(plain(r["title"])),
+                      Text(", ".join(r["watches"])))
     Console().print(table)
 
 
@@ -83,71 +85,63 @@ def story(story_id: Optional[int] = typer.Argument(None), url: Optional[str] = t
         typer.echo(json.dumps(history, ensure_ascii=False, indent=2))
         return
     if as_csv:
-        typer.echo(history_csv(history), nl=False)
+        sys.stdout.write(history_csv(history))  # as is: click.echo would rewrite the data
         return
     print_history(Console(), history)
 
 
-def history_csv(history: dict[str, Any]) -> str:
-    """One row per article: when, who, how, from whom, and the evidence as JSON."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    cols = ["id", "published_at", "delay_seconds", "outlet", "language", "kind", "source", "source_outlet",
-            "score", "title", "url", "evidence"]
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-    w.writeheader()
-    for a in history["articles"]:
-        w.writerow({**a, "evidence": json.dumps(a["evidence"], ensure_ascii=False)})
-    return buf.getvalue()
-
-
-def delay(seconds: float) -> str:
-    sign = "-" if seconds < 0 else "+"
-    seconds = abs(int(seconds))
-    d, rem = divmod(seconds, 86400)
-    h, m = divmod(rem // 60, 60)
-    return f"{sign}{d}d{h}h{m:02d}" if d else f"{sign}{h}h{m:02d}"
-
-
 def print_history(console: Console, history: dict[str, Any]) -> None:
-    st, origin = history["story"], history["origin"]
-    console.rule(f"[bold]Story {st['id']}[/]: {st['title']}")
-    console.print(f"{st['outlet_count']} outlets, {st['article_count']} articles, languages "
-                  f"{', '.join(st['languages'])}; first seen {st['first_seen']}, last seen {st['last_seen']}")
-    by_source: dict[int | None, list[dict[str, Any]]] = {}
-    for a in history["articles"]:
-        by_source.setdefault(a["source"], []).append(a)
-    root = Tree(_label(origin, root=True))
-    _grow(root, origin["id"], by_source)
-    console.print(root)
-    table = Table(title="Timeline and evidence")
-    for col in ("when", "since origin", "outlet", "lang", "kind", "source", "evidence", "title"):
-        table.add_column(col, overflow="fold")
-    for a in history["articles"]:
-        table.add_row((a["published_at"] or a["first_seen_at"])[:16].replace("T", " "), delay(a["delay_seconds"]),
-                      a["outlet"], a["language"], f"[{KIND_STYLE.get(a['kind'], '')}]{a['kind']}[/]",
-                      a["source_outlet"] or "", _evidence(a["evidence"]), a["title"][:60])
-    console.print(table)
+    """The story's summary, its propagation tree, and a timeline table with each link's evidence."""
+    st = history["story"]
+    console.rule(Text.assemble(("Story ", "bold"), (str(st["id"]), "bold"), ": ", plain(st["title"])))
+    console.print(Text(f"{st['outlet_count']} outlets, {st['article_count']} articles, languages "
+                       f"{', '.join(st['languages'])}; first seen {_when(st['first_seen'])}, "
+                       f"last seen {_when(st['last_seen'])} (UTC)"))
+    console.print(propagation_tree(history))
+    console.print(timeline_table(history))
 
 
-def _label(a: dict[str, Any], root: bool = False) -> str:
+def propagation_tree(history: dict[str, Any]) -> Tree:
+    """Each article under the one it was taken from."""
+    root = Tree(Text(f"Story {history['story']['id']}", style="bold"))
+    parents: list[Tree] = [root]
+    for depth, a in tree_rows(history):
+        del parents[depth + 1:]  # back up to this article's source
+        parents.append(parents[-1].add(_label(a)))
+    return root
+
+
+def timeline_table(history: dict[str, Any]) -> Table:
+    """Every article in time order: when, how long after the origin, who, how, from whom, why."""
+    articles = history["articles"]
+    span = max((a["delay_seconds"] / 60 for a in articles), default=60.0)
+    scale = TimeScale(0, STRIP_WIDTH - 1, max(span, 60.0))
+    table = Table(title="Timeline and evidence (time axis: log scale, as on the web page)")
+    for col in ("when (UTC)", "since origin", "timeline", "outlet", "lang", "kind", "source", "evidence", "title"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("when (UTC)", "since origin", "timeline", "kind"))
+    for a in articles:
+        style = KIND_STYLE.get(a["kind"], "")
+        table.add_row(_when(a["published_at"] or a["first_seen_at"]), format_delay(a["delay_seconds"]),
+                      _strip(scale, a["delay_seconds"] / 60, a["kind"]), Text(plain(a["outlet"])),
+                      Text(plain(a["language"])), Text(a["kind"], style=style), Text(plain(a["source_outlet"])),
+                      Text(plain(format_evidence(a["evidence"]))), Text(plain(a["title"])))
+    return table
+
+
+def _strip(scale: TimeScale, minutes: float, kind: str) -> Text:
+    """A row of dots with one mark where the article falls on the time axis (a diamond for a denial)."""
+    at = min(STRIP_WIDTH - 1, max(0, round(scale.x(minutes))))
+    return Text.assemble(("·" * at, "dim"), ("◆" if kind == "denial" else "●", KIND_STYLE.get(kind, "")),
+                         ("·" * (STRIP_WIDTH - 1 - at), "dim"))
+
+
+def _label(a: dict[str, Any]) -> Text:
+    """'telegrafi (sq) +0h42 attribution — title'; the origin says only that it is the origin."""
     style = KIND_STYLE.get(a["kind"], "")
-    when = "origin" if root else delay(a["delay_seconds"])
-    return f"[{style}]{a['outlet']}[/] ({a['language']}) {when} [{style}]{a['kind']}[/] — {a['title'][:70]}"
+    when = "" if a["kind"] == "origin" else f"{format_delay(a['delay_seconds'])} "
+    return Text.assemble((plain(a["outlet"]), style or "bold"), f" ({plain(a['language'])}) {when}",
+                         (a["kind"], style), " — ", plain(a["title"]))
 
 
-def _grow(node: Tree, article_id: int, by_source: dict[int | None, list[dict[str, Any]]]) -> None:
-    for child in by_source.get(article_id, []):
-        if child["id"] != article_id:
-            _grow(node.add(_label(child)), child["id"], by_source)
-
-
-def _evidence(ev: dict[str, Any]) -> str:
-    parts = []
-    for k, v in ev.items():
-        if v in ([], None, ""):
-            continue
-        parts.append(f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}")
-    return "; ".join(parts)
+def _when(iso: str | None) -> str:
+    return (iso or "")[:16].replace("T", " ")

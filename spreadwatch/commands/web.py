@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from spreadwatch.commands.core import ConfigOpt, DbOpt, _settings
-from spreadwatch.commands.stories import history_csv
+from web.history import plain
+
+FORMATS = ("json", "csv", "svg", "png")
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +21,8 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
 
 
-def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8080, "--port"),
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+          port: int = typer.Option(8080, "--port"),
           token: Optional[str] = typer.Option(None, "--token", help="Require this token (or $SPREADWATCH_WEB_TOKEN)."),
           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
     """Start the read-only web app: stories at /, a story at /stories/ID, the API at /api/ (docs at /docs)."""
@@ -30,46 +34,70 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
 
 
 def search(text: str = typer.Argument(..., help="Words that must all appear in a title or text."),
-           as_json: bool = typer.Option(False, "--json"), config: Optional[Path] = ConfigOpt,
-           db: Optional[str] = DbOpt) -> None:
+           as_json: bool = typer.Option(False, "--json"), limit: int = typer.Option(20, "--limit", "-n"),
+           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
     """Find stories by words in their articles' titles or text."""
     from storage import Database
     from storage.stories_repo import search_stories
 
+    if not text.split():
+        raise typer.BadParameter("give at least one word", param_hint="TEXT")
     with Database(_settings(config, db).database_url).session() as s:
-        rows = search_stories(s, text)
+        rows = search_stories(s, text, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
-        typer.echo(f"{r['id']:>5}  {r['outlet_count']:>3} outlets  {' '.join(r['languages']):<15} {r['title']}")
+        typer.echo(f"{r['id']:>5}  {r['outlet_count']:>3} outlets  {' '.join(r['languages']):<15} {plain(r['title'])}")
     if not rows:
         typer.echo("no story matches", err=True)
 
 
-def export(story_id: int = typer.Argument(...), fmt: str = typer.Option("json", "--format", help="json, csv or svg"),
-           output: Optional[Path] = typer.Option(None, "--output", "-o"), config: Optional[Path] = ConfigOpt,
-           db: Optional[str] = DbOpt) -> None:
-    """A story's history as JSON, CSV (one row per article) or a standalone SVG timeline."""
+def export(story_id: int = typer.Argument(...),
+           fmt: Optional[str] = typer.Option(None, "--format", "-f",
+                                             help="json, csv, svg or png (default: from the -o suffix, else json)"),
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
+    """A story's history as JSON, CSV (one row per article) or the timeline picture as SVG or PNG."""
     from storage import Database
     from storage.stories_repo import story_history
-    from web.timeline import render_svg
 
+    fmt = choose_format(fmt, output)
     with Database(_settings(config, db).database_url).session() as s:
-        h = story_history(s, story_id)
-    if h is None:
+        history = story_history(s, story_id)
+    if history is None:
         typer.echo(f"no story {story_id}", err=True)
         raise typer.Exit(1)
-    if fmt == "json":
-        data = json.dumps(h, ensure_ascii=False, indent=2)
-    elif fmt == "svg":
-        data = render_svg(h)
-    elif fmt == "csv":
-        data = history_csv(h)
-    else:
-        raise typer.BadParameter("json, csv or svg", param_hint="--format")
+    data = render(history, fmt)
     if output:
-        output.write_text(data, encoding="utf-8")
-        typer.echo(f"wrote {output}")
+        output.write_bytes(data)
+        typer.echo(f"wrote {output} ({fmt}, {len(data):,} bytes)", err=True)
     else:
-        typer.echo(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+def choose_format(fmt: str | None, output: Path | None) -> str:
+    """The format asked for, else the one the output file's suffix names, else JSON."""
+    chosen = (fmt or (output.suffix.lstrip(".") if output and output.suffix else "json")).lower()
+    if chosen not in FORMATS:
+        raise typer.BadParameter(f"{chosen!r}: use one of {', '.join(FORMATS)}", param_hint="--format")
+    return chosen
+
+
+def render(history: dict[str, Any], fmt: str) -> bytes:
+    """The export's bytes: JSON and CSV as `story --json/--csv`, SVG and PNG as the web page's timeline."""
+    from web.history import history_csv
+    from web.timeline import layout_timeline
+
+    if fmt == "json":
+        return (json.dumps(history, ensure_ascii=False, indent=2) + "\n").encode()
+    if fmt == "csv":
+        return history_csv(history).encode()
+    if fmt == "svg":
+        from web.svg import render_svg
+
+        return render_svg(layout_timeline(history)).encode()
+    from web.png import render_png
+
+    return render_png(layout_timeline(history))
