@@ -1,5 +1,6 @@
 """Scrapy spiders for outlets without a usable feed; every article they find goes through ingest()."""
 
-from spiders.run import CrawlReport, run_crawl
+from spiders.report import CrawlReport, OutletCrawl
+from spiders.run import crawlable, run_crawl
 
-__all__ = ["CrawlReport", "run_crawl"]
+__all__ = ["CrawlReport", "OutletCrawl", "crawlable", "run_crawl"]

@@ -9,151 +9,211 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response
-from scrapy.exceptions import IgnoreRequest
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawler.draft import ArticleDraft
-from crawler.errors import ExtractionError
-from crawler.extract import extract_article
-from spreadwatch.settings import OutletConfig
+from crawler.errors import CrawlError
+from crawler.extract import JS_PAGE_BYTES, extract_article
+from crawler.urls import canonicalize
+from spiders.failures import describe
+from spiders.health import Health
+from spiders.sitemaps import SitemapError, parse_time, read_sitemap
+from spreadwatch.settings import OutletConfig, Settings
+from storage import Database
+
+_XPATH_START = ("/", "(", "./")  # a selector starting like this is XPath, anything else CSS
+
+
+@dataclass
+class CrawlContext:
+    """What the spider and the pipeline share during one crawl."""
+
+    settings: Settings
+    db: Database
+    known: set[str]  # canonical and discovered URLs of stored articles: never requested again
+    health: Health
 
 
 class OutletSpider(scrapy.Spider):
     """Crawls the configured sitemaps, listings and JSON endpoints of the given outlets."""
 
     name = "outlets"
-    custom_settings: dict[str, Any] = {}
 
-    def __init__(self, outlets: list[dict[str, Any]], known: set[str], health: Any, **kw: Any) -> None:
+    def __init__(self, outlets: list[OutletConfig], context: CrawlContext, **kw: Any) -> None:
         super().__init__(**kw)
-        self.outlets = [OutletConfig.model_validate(o) for o in outlets]
-        self.known = known  # canonical and fetched URLs already stored: never fetched again
-        self.health = health  # records per-outlet success and errors
+        self.outlets = outlets
+        self.context = context
 
-    async def start(self):  # type: ignore[no-untyped-def,override]
-        """Scrapy 2.13+ entry point."""
-        for request in self.start_requests():
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # an exception in a callback or in ingest() is Scrapy's to log; we also put it on the outlet
+        crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
+        crawler.signals.connect(spider.item_failed, signal=signals.item_error)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for request in self.discovery_requests():
             yield request
 
-    def start_requests(self) -> Iterator[scrapy.Request]:
+    def discovery_requests(self) -> Iterator[scrapy.Request]:
+        """The first request of every configured sitemap, listing and JSON endpoint."""
         for o in self.outlets:
-            meta = {"outlet": o.key}
             for sm in o.sitemaps:
-                yield scrapy.Request(sm.url, self.parse_sitemap, errback=self.failed,
-                                     meta={**meta, "max_age": sm.max_age_hours, "pattern": sm.url_pattern})
+                yield self._discover(sm.url, self.parse_sitemap, o.key, sitemap=sm.model_dump())
             for ls in o.listings:
-                yield scrapy.Request(ls.url, self.parse_listing, errback=self.failed,
-                                     meta={**meta, "listing": ls.model_dump(), "page": 1})
+                yield self._discover(ls.url, self.parse_listing, o.key, listing=ls.model_dump(), page=1)
             for js in o.json_endpoints:
-                yield scrapy.Request(js.url, self.parse_json, errback=self.failed, meta={**meta, "json": js.model_dump()})
+                yield self._discover(js.url, self.parse_json, o.key, json=js.model_dump())
+
+    def _discover(self, url: str, callback: Any, outlet: str, **meta: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback, errback=self.failed, meta={"outlet": outlet, "role": "discovery", **meta})
 
     # ---------------------------------------------------------------- discovery
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        self.health.ok(response.meta["outlet"])
-        kind, entries = parse_sitemap(response.body)
-        if kind == "sitemapindex":
-            for loc, _ in entries:
-                yield response.follow(loc, self.parse_sitemap, errback=self.failed, meta=response.meta)
+        """Sitemap index: follow the recent child sitemaps; urlset: request the recent articles."""
+        outlet, spec = response.meta["outlet"], response.meta["sitemap"]
+        try:
+            sitemap = read_sitemap(response.url, response.body, max_bytes=self.context.settings.http.max_bytes)
+        except SitemapError as e:
+            self.context.health.error(outlet, str(e))
             return
-        max_age, pattern = response.meta.get("max_age") or 0, response.meta.get("pattern")
-        cutoff = datetime.now(timezone.utc) - timedelta(hours=max_age) if max_age else None
-        for loc, when in entries:
-            if cutoff and when and when < cutoff:
-                continue
-            yield from self._article(response, loc, pattern)
+        self.context.health.ok(outlet)
+        recent = sitemap.since(_cutoff(spec["max_age_hours"]))
+        if sitemap.kind == "sitemapindex":
+            for entry in recent:
+                yield response.follow(entry.loc, self.parse_sitemap, errback=self.failed, meta=_ours(response.meta))
+            return
+        for entry in recent:
+            published = entry.when.isoformat() if entry.when else None
+            yield from self._article(response, entry.loc, spec["url_pattern"], published=published)
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
-        self.health.ok(response.meta["outlet"])
-        listing = response.meta["listing"]
-        for href in response.css(listing["link_selector"]).getall():
-            yield from self._article(response, response.urljoin(href), listing.get("url_pattern"))
-        nxt = response.css(listing["next_selector"]).get() if listing.get("next_selector") else None
-        if nxt and response.meta["page"] < listing["max_pages"]:
-            yield response.follow(nxt, self.parse_listing, errback=self.failed,
-                                  meta={**response.meta, "page": response.meta["page"] + 1})
+        """A section page: article links by selector, then the next page while under max_pages."""
+        outlet, spec = response.meta["outlet"], response.meta["listing"]
+        hrefs = [response.urljoin(h) for h in select_links(response, spec["link_selector"])]
+        wanted = [u for u in hrefs if not spec["url_pattern"] or re.search(spec["url_pattern"], u)]
+        if not wanted:
+            self.context.health.error(outlet, _no_links(response, spec, len(hrefs)))
+            return
+        self.context.health.ok(outlet)
+        for url in dict.fromkeys(wanted):
+            yield from self._article(response, url, None)
+        following = select_links(response, spec["next_selector"])[:1] if spec["next_selector"] else []
+        if following and response.meta["page"] < spec["max_pages"]:
+            yield response.follow(following[0], self.parse_listing, errback=self.failed,
+                                  meta={**_ours(response.meta), "page": response.meta["page"] + 1})
 
     def parse_json(self, response: Response) -> Iterator[scrapy.Request]:
-        self.health.ok(response.meta["outlet"])
-        spec = response.meta["json"]
-        data: Any = json.loads(response.text)
-        for part in spec["items_path"].split("."):
-            data = data.get(part, []) if isinstance(data, dict) else []
-        for item in data if isinstance(data, list) else []:
-            if isinstance(item, dict) and item.get(spec["url_field"]):
-                yield from self._article(response, response.urljoin(item[spec["url_field"]]), None)
+        """A JSON homepage: the list at `items_path`, each item's `url_field` an article address."""
+        outlet, spec = response.meta["outlet"], response.meta["json"]
+        try:
+            items = json_items(json.loads(response.body), spec["items_path"])
+        except (ValueError, LookupError, TypeError) as e:
+            self.context.health.error(outlet, f"{response.url}: not the JSON we expect ({e}): check items_path")
+            return
+        self.context.health.ok(outlet)
+        for item in items:
+            link = item.get(spec["url_field"]) if isinstance(item, dict) else None
+            if isinstance(link, str) and link:
+                yield from self._article(response, response.urljoin(link), None)
 
-    def _article(self, response: Response, url: str, pattern: str | None) -> Iterator[scrapy.Request]:
-        from crawler.urls import canonicalize
-
+    def _article(self, response: Response, url: str, pattern: str | None, *,
+                 published: str | None = None) -> Iterator[scrapy.Request]:
+        """A request for an article page, unless the pattern rejects it or it is already stored."""
+        outlet = response.meta["outlet"]
         if pattern and not re.search(pattern, url):
             return
-        if url in self.known or canonicalize(url) in self.known:
-            self.crawler.stats.inc_value("spreadwatch/skipped_known")
+        if url in self.context.known or canonicalize(url) in self.context.known:
+            self.context.health.known(outlet)  # checked here, so no request is ever made for it
             return
-        yield scrapy.Request(url, self.parse_article, errback=self.failed, meta={"outlet": response.meta["outlet"]})
+        yield scrapy.Request(url, self.parse_article, errback=self.failed,
+                             meta={"outlet": outlet, "role": "article", "published": published})
 
     # ---------------------------------------------------------------- articles
-    def parse_article(self, response: Response) -> Iterator[dict[str, Any]]:
+    def parse_article(self, response: Response) -> Iterator[dict[str, ArticleDraft]]:
+        """Extract the page exactly as the feed poller does and hand it to the pipeline."""
         outlet = response.meta["outlet"]
-        declared = _declared_charset(response)
         try:
-            ex = extract_article(response.body, response.url, encoding=declared)
-        except ExtractionError as e:
-            self.health.error(outlet, str(e))
+            ex = extract_article(response.body, response.url, encoding=_declared_charset(response))
+        except CrawlError as e:
+            self.context.health.error(outlet, str(e))  # "needs JavaScript" lands here too
             return
-        self.health.ok(outlet)
-        yield {"draft": ArticleDraft(outlet_key=outlet, url=response.url, canonical_url=ex.canonical_url,
-                                     title=ex.title, text=ex.text, language=ex.language,
-                                     published_at=ex.published_at, via="spider", links=ex.links)}
+        self.context.health.ok(outlet)
+        # the address as discovered, not after redirects: the next crawl finds that one again
+        found = response.meta.get("redirect_urls", [response.url])[0]
+        # the sitemap's date is the outlet's own claim of publication, as a feed's is
+        published = parse_time(response.meta.get("published")) or ex.published_at
+        yield {"draft": ArticleDraft(outlet_key=outlet, url=found, canonical_url=ex.canonical_url, title=ex.title,
+                                     text=ex.text, language=ex.language, published_at=published, via="spider",
+                                     links=ex.links)}
 
+    # ---------------------------------------------------------------- failures
     def failed(self, failure: Any) -> None:
+        """A request that got no usable response: record why on its outlet."""
         request = failure.request
         outlet = request.meta.get("outlet", "?")
-        if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
-            self.crawler.stats.inc_value("spreadwatch/robots_forbidden")  # our politeness, not their failure
-            return
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            self.health.error(outlet, f"{request.url}: HTTP {status}" + (" (refused: blocked or forbidden)" if status in (401, 403) else ""))
+        error = describe(failure, self.context.settings.http.max_bytes)
+        if error is not None:
+            self.context.health.error(outlet, str(error))
+        elif request.meta.get("role") == "discovery":
+            # an article kept out by robots.txt is normal; a whole sitemap or listing means a useless config
+            self.context.health.error(outlet, f"{request.url}: robots.txt forbids this page to our User-Agent, "
+                                              "so this outlet cannot be crawled this way")
         else:
-            self.health.error(outlet, f"{request.url}: {failure.value.__class__.__name__}: {failure.value}")
+            self.crawler.stats.inc_value("spreadwatch/robots_forbidden")
+
+    def callback_failed(self, failure: Any, response: Response, spider: Any) -> None:
+        outlet = response.meta.get("outlet", "?")
+        self.context.health.error(outlet, f"{response.url}: could not read the page "
+                                          f"({failure.value.__class__.__name__}: {failure.value})")
+
+    def item_failed(self, item: Any, response: Response, spider: Any, failure: Any) -> None:
+        draft = item["draft"]
+        self.context.health.error(draft.outlet_key, f"{draft.url}: could not store the article "
+                                                    f"({failure.value.__class__.__name__}: {failure.value})")
+
+
+def select_links(response: Response, selector: str) -> list[str]:
+    """Addresses picked by a CSS or XPath selector; a selected element gives its href."""
+    found = response.xpath(selector) if selector.lstrip().startswith(_XPATH_START) else response.css(selector)
+    picked = (s.root if isinstance(s.root, str) else s.attrib.get("href", "") for s in found)
+    return [p.strip() for p in picked if p and p.strip() and not p.strip().startswith(("#", "javascript:"))]
+
+
+def json_items(data: Any, path: str) -> list[Any]:
+    """The list found by following a dotted path (`data.items`, `0.articles`) into parsed JSON."""
+    for part in [p for p in path.split(".") if p]:
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    if not isinstance(data, list):
+        raise LookupError(f"{path!r} is a {type(data).__name__}, not a list")
+    return data
+
+
+def _ours(meta: dict[str, Any]) -> dict[str, Any]:
+    # Scrapy's own keys (depth, redirect_urls, download_slot...) belong to one response, not to the next request
+    return {k: meta[k] for k in ("outlet", "role", "sitemap", "listing", "json", "page") if k in meta}
+
+
+def _cutoff(max_age_hours: float) -> datetime | None:
+    return datetime.now(timezone.utc) - timedelta(hours=max_age_hours) if max_age_hours else None
+
+
+def _no_links(response: Response, spec: dict[str, Any], selected: int) -> str:
+    why = (f"the selector {spec['link_selector']!r} found no links" if not selected else
+           f"none of the {selected} links match url_pattern {spec['url_pattern']!r}")
+    if not selected and len(response.body) > JS_PAGE_BYTES and b"<script" in response.body:
+        why += "; the page may need JavaScript to show its links"
+    return f"{response.url}: {why}: the site changed or the listing config is wrong"
 
 
 def _declared_charset(response: Response) -> str | None:
     ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
     m = re.search(r"charset=([\w.:-]+)", ctype)
     return m.group(1) if m else None
-
-
-def parse_sitemap(body: bytes) -> tuple[str, list[tuple[str, datetime | None]]]:
-    """('urlset'|'sitemapindex', [(loc, news publication date or lastmod)]); no entities, no network."""
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
-    root = etree.fromstring(body, parser=parser)
-    if root is None:
-        return "urlset", []
-    kind = etree.QName(root).localname
-    out = []
-    for node in root:
-        if not isinstance(node.tag, str):
-            continue
-        fields = {etree.QName(el).localname: (el.text or "").strip() for el in node.iter() if isinstance(el.tag, str)}
-        if fields.get("loc"):
-            out.append((fields["loc"], _time(fields.get("publication_date") or fields.get("lastmod"))))
-    return kind, out
-
-
-def _time(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

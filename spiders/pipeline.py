@@ -8,18 +8,22 @@ from spreadwatch.ingest import ingest
 
 
 class IngestPipeline:
+    """Hands each ArticleDraft to the same ingest() the feed poller uses."""
+
     def __init__(self, crawler: Any) -> None:
-        ctx = crawler.spreadwatch
-        self.db, self.settings, self.report = ctx["db"], ctx["settings"], ctx["report"]
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IngestPipeline:
         return cls(crawler)
 
-    def process_item(self, item: dict[str, Any], spider: Any) -> dict[str, Any]:
+    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        context = self.crawler.spider.context
         draft = item["draft"]
-        with self.db.session() as s:
-            result = ingest(s, draft, self.settings)
-        if result.created and draft.outlet_key in self.report.outlets:
-            self.report.outlets[draft.outlet_key].ingested += 1
+        with context.db.session() as s:  # commits this article alone, or rolls it back alone
+            result = ingest(s, draft, context.settings)
+        if result.created:
+            context.health.stored(draft.outlet_key)
+        else:
+            context.health.known(draft.outlet_key)  # reached by a new address, stored before under another
         return item

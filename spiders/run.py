@@ -1,121 +1,122 @@
 """Running the spiders: each crawl in a child process of its own.
 
 Twisted's reactor cannot be restarted in a process, and the daemon crawls again and again, so every
-crawl runs a CrawlerProcess in a fresh child (multiprocessing, spawn) and sends its report back. The
-parent (CLI or daemon) stays free of Twisted; a crawl that hangs is killed at its time limit.
+crawl runs a CrawlerProcess in a fresh child (multiprocessing, spawn) that sends its report back.
+The parent (CLI or daemon) never loads Twisted. The child stops itself at a soft time limit and
+saves what it saw; a child that is still there at the hard limit is killed, and the parent writes
+that on the outlets. Articles already stored stay stored either way: each is its own transaction.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-from dataclasses import dataclass, field
+import queue as queues
+import threading
+import time
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from spreadwatch.settings import Settings
+from spiders.health import record_health
+from spiders.report import CrawlReport, OutletCrawl
+from spreadwatch.settings import OutletConfig, Settings
+from storage import Database
 
-
-@dataclass
-class OutletCrawl:
-    ingested: int = 0
-    errors: list[str] = field(default_factory=list)
+POLL_SECONDS = 0.5  # how often the parent looks at a crawl that has not reported yet
 
 
-@dataclass
-class CrawlReport:
-    outlets: dict[str, OutletCrawl] = field(default_factory=dict)
-    skipped_known: int = 0
-    pages: int = 0
-    error: str | None = None
-
-    @property
-    def ingested(self) -> int:
-        return sum(o.ingested for o in self.outlets.values())
-
-    def summary(self) -> str:
-        errs = sum(len(o.errors) for o in self.outlets.values())
-        return (f"{len(self.outlets)} outlets, {self.pages} pages, {self.ingested} new articles, "
-                f"{self.skipped_known} already known, {errs} errors" + (f"; crawl failed: {self.error}" if self.error else ""))
-
-
-def scrapy_settings(settings: Settings, outlets: list[Any], *, page_limit: int, cache: bool) -> dict[str, Any]:
-    """Scrapy settings from ours: the same politeness as the feed poller."""
-    http = settings.http
-    slots = {}
-    for o in outlets:
-        if o.delay_seconds is not None or o.concurrency is not None:
-            for url in [s.url for s in o.sitemaps] + [s.url for s in o.listings] + [s.url for s in o.json_endpoints]:
-                slots[urlsplit(url).hostname] = {"delay": o.delay_seconds or http.per_host_delay,
-                                                 "concurrency": o.concurrency or http.per_host_concurrency}
-    return {
-        "USER_AGENT": http.user_agent, "ROBOTSTXT_OBEY": http.obey_robots,
-        "DOWNLOAD_DELAY": http.per_host_delay, "CONCURRENT_REQUESTS_PER_DOMAIN": http.per_host_concurrency,
-        "CONCURRENT_REQUESTS": http.max_concurrency, "DOWNLOAD_SLOTS": slots,
-        # AutoThrottle adapts the delay to each site's latency, starting from ours (off when we set none)
-        "AUTOTHROTTLE_ENABLED": http.per_host_delay > 0, "AUTOTHROTTLE_START_DELAY": max(http.per_host_delay, 0.1),
-        "DOWNLOAD_TIMEOUT": http.total_timeout, "DOWNLOAD_MAXSIZE": http.max_bytes, "DOWNLOAD_WARNSIZE": 0,
-        "REDIRECT_MAX_TIMES": 8, "RETRY_TIMES": http.retries, "DEPTH_LIMIT": 4,
-        "CLOSESPIDER_PAGECOUNT": page_limit, "HTTPCACHE_ENABLED": cache, "HTTPCACHE_DIR": "spreadwatch-httpcache",
-        "ITEM_PIPELINES": {"spiders.pipeline.IngestPipeline": 300},
-        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
-        "TELNETCONSOLE_ENABLED": False, "LOG_LEVEL": "ERROR", "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
-    }
+def crawlable(settings: Settings, keys: list[str] | None = None) -> tuple[list[OutletConfig], list[str]]:
+    """The enabled outlets with sitemaps, listings or JSON endpoints (all, or these keys), and why any
+    requested key is left out."""
+    if keys is None:
+        return [o for o in settings.outlets if o.enabled and _has_spider(o)], []
+    outlets, problems = [], []
+    for key in dict.fromkeys(keys):
+        try:
+            o = settings.outlet(key)
+        except KeyError:
+            problems.append(f"{key}: no such outlet in the config")
+            continue
+        if not o.enabled:
+            problems.append(f"{key}: disabled in the config" + (f" ({o.notes})" if o.notes else ""))
+        elif not _has_spider(o):
+            problems.append(f"{key}: no sitemaps, listings or json_endpoints to crawl (it has feeds only)")
+        else:
+            outlets.append(o)
+    return outlets, problems
 
 
 def run_crawl(settings: Settings, outlet_keys: list[str] | None = None, *, page_limit: int = 200,
-              cache: bool = False, timeout: float = 600) -> CrawlReport:
-    """Crawl these outlets (default: every enabled outlet with sitemaps, listings or JSON endpoints)."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(settings.model_dump(mode="json"), outlet_keys, page_limit, cache, queue),
-                       name="spreadwatch-crawl")
-    proc.start()
-    try:
-        report: CrawlReport = queue.get(timeout=timeout)
-    except Exception:  # queue.Empty, or the child died: report it, never hang the daemon
-        report = CrawlReport(error=f"no report within {timeout:.0f}s (exit code {proc.exitcode})")
-    proc.join(timeout=10)
-    if proc.is_alive():
-        proc.kill()
+              cache_dir: Path | None = None, timeout: float = 600, stop: threading.Event | None = None) -> CrawlReport:
+    """Crawl these outlets (default: every crawlable one) in a child process; never hangs past `timeout`.
+
+    Setting `stop` (from another thread, e.g. a daemon shutting down) kills the crawl at once.
+    """
+    outlets, problems = crawlable(settings, outlet_keys)
+    stop = stop or threading.Event()
+    report = _run_child(settings, outlets, page_limit, cache_dir, timeout, stop) if outlets else CrawlReport()
+    if problems:
+        report.error = "; ".join([*([report.error] if report.error else []), *problems])
     return report
 
 
-def _child(settings_data: dict[str, Any], keys: list[str] | None, page_limit: int, cache: bool, queue: Any) -> None:
+def _has_spider(o: OutletConfig) -> bool:
+    return bool(o.sitemaps or o.listings or o.json_endpoints)
+
+
+def _run_child(settings: Settings, outlets: list[OutletConfig], page_limit: int, cache_dir: Path | None,
+               timeout: float, stop: threading.Event) -> CrawlReport:
+    from spiders.process import crawl_child
+
+    ctx = mp.get_context("spawn")
+    reports = ctx.Queue()
+    # the child closes the spider itself a little before the hard limit, so it can still save health
+    soft = timeout - min(60.0, timeout * 0.4)
+    args = (settings.model_dump(mode="json"), [o.key for o in outlets], page_limit,
+            str(cache_dir.resolve()) if cache_dir else None, soft, reports)
+    proc = ctx.Process(target=crawl_child, args=args, name="spreadwatch-crawl", daemon=True)
+    proc.start()
+    got = _await_report(proc, reports, timeout, stop)
+    _end(proc, wait=5 if isinstance(got, CrawlReport) else 0)
+    if isinstance(got, CrawlReport):
+        return got
+    return _failed(settings, outlets, got)
+
+
+def _await_report(proc: Any, reports: Any, timeout: float, stop: threading.Event) -> CrawlReport | str:
+    """The child's report, or why there is none (time limit, death, stop)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return reports.get(timeout=POLL_SECONDS)  # type: ignore[no-any-return]
+        except queues.Empty:
+            pass
+        if stop.is_set():
+            return "stopped: spreadwatch is shutting down"
+        if not proc.is_alive():
+            try:  # it may have reported just before exiting
+                return reports.get(timeout=POLL_SECONDS)  # type: ignore[no-any-return]
+            except queues.Empty:
+                return f"the crawl process died (exit code {proc.exitcode}) without a report"
+    return f"no report within the {timeout:.0f}s time limit: the crawl process was killed"
+
+
+def _end(proc: Any, *, wait: float) -> None:
+    """Let a child that reported exit on its own (up to `wait` seconds), else kill it."""
+    if wait:
+        proc.join(timeout=wait)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(timeout=5)
+
+
+def _failed(settings: Settings, outlets: list[OutletConfig], reason: str) -> CrawlReport:
+    """The report of a crawl that did not finish; the reason is also written on each of its outlets."""
+    message = f"crawl failed: {reason}; articles stored before that are kept"
+    report = CrawlReport(outlets={o.key: OutletCrawl(errors=[message]) for o in outlets}, error=reason)
     try:
-        queue.put(_crawl(Settings.model_validate(settings_data), keys, page_limit, cache))
-    except Exception as e:  # report, so the parent can show it
-        queue.put(CrawlReport(error=f"{e.__class__.__name__}: {e}"))
-
-
-def _crawl(settings: Settings, keys: list[str] | None, page_limit: int, cache: bool) -> CrawlReport:
-    from scrapy.crawler import CrawlerProcess
-    from sqlalchemy import select
-
-    from spiders.health import Health
-    from spiders.outlets import OutletSpider
-    from spreadwatch.ingest import ensure_outlet
-    from storage import Article, Database
-
-    outlets = [o for o in settings.outlets if o.enabled and (o.sitemaps or o.listings or o.json_endpoints)
-               and (keys is None or o.key in keys)]
-    report = CrawlReport(outlets={o.key: OutletCrawl() for o in outlets})
-    if not outlets:
-        return report
-    db = Database(settings.database_url)
-    with db.session() as s:
-        ids = [ensure_outlet(s, o).id for o in outlets]
-        known = set()
-        for canon, url in s.execute(select(Article.canonical_url, Article.url).where(Article.outlet_id.in_(ids))):
-            known.update((canon, url))
-    health = Health()
-    process = CrawlerProcess({**scrapy_settings(settings, outlets, page_limit=page_limit, cache=cache),
-                              "LOG_INSTALL_ROOT_HANDLER": False})
-    crawler = process.create_crawler(OutletSpider)
-    crawler.spreadwatch = {"db": db, "settings": settings, "report": report}  # type: ignore[attr-defined]
-    process.crawl(crawler, outlets=[o.model_dump(by_alias=True) for o in outlets], known=known, health=health)
-    process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    report.pages = int(stats.get("response_received_count", 0))
-    report.skipped_known = int(stats.get("spreadwatch/skipped_known", 0))
-    health.save(db, report)
+        db = Database(settings.database_url)
+        record_health(db, set(), {o.key: [message] for o in outlets})
+        db.dispose()
+    except Exception as e:  # the database may be what failed; the report still says what happened
+        report.error = f"{reason} (and it could not be recorded on the outlets: {e.__class__.__name__}: {e})"
     return report

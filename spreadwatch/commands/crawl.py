@@ -19,18 +19,24 @@ def register(app: typer.Typer) -> None:
     app.command("outlets")(outlets)
 
 
-def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (default: all with sitemaps/listings)."),
-          pages: int = typer.Option(200, "--pages", help="Stop after this many pages."),
-          cache: bool = typer.Option(False, "--cache", help="Scrapy's HTTP cache, for developing a spider."),
+def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (default: every enabled outlet "
+                                                                  "with sitemaps, listings or JSON endpoints)."),
+          pages: int = typer.Option(200, "--pages", min=1, help="Stop after this many pages (robots.txt included)."),
+          cache: bool = typer.Option(False, "--cache", help="Scrapy's HTTP cache in ./spreadwatch-httpcache, "
+                                                            "for developing a spider: repeated runs stay offline."),
+          timeout: float = typer.Option(600, "--timeout", min=10, help="Kill the crawl after this many seconds."),
           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
     """Crawl outlets that have no usable feed (news sitemaps, listing pages, JSON endpoints)."""
     from spiders import run_crawl
 
-    report = run_crawl(_settings(config, db), outlet or None, page_limit=pages, cache=cache)
+    report = run_crawl(_settings(config, db), outlet or None, page_limit=pages,
+                       cache_dir=Path("spreadwatch-httpcache") if cache else None, timeout=timeout)
     typer.echo(report.summary())
     for key, o in report.outlets.items():
         for e in o.errors[:5]:
             typer.echo(f"  {key}: {e}", err=True)
+        if len(o.errors) > 5:
+            typer.echo(f"  {key}: ... and {len(o.errors) - 5} more (the last one is on `spreadwatch outlets`)", err=True)
     if report.error:
         raise typer.Exit(1)
 
