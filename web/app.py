@@ -19,19 +19,19 @@ from fastapi import FastAPI, HTTPException, Query, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from spreadwatch.settings import Settings
 from storage import Article, Database, Outlet
 from storage.stories_repo import list_stories, story_history
-from web.history import format_delay, format_evidence, history_csv, parse_age, tree_rows
+from web.history import format_delay, format_evidence, history_csv, parse_age, plain, tree_rows
 from web.png import render_png
 from web.schemas import Problem, StoryHistory, StorySummary
 from web.svg import is_web_address, render_svg
 from web.timeline import KIND_COLOURS, language_colour, layout_timeline
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 # "Spreading now" is how many outlets took a story up within this window before now.
 SPREADING_WINDOW = timedelta(hours=24)
 # list_stories returns the widest stories first; the page's filters and order work within these.
@@ -45,6 +45,17 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "descripti
 # HTML routes would label a model's error as text/html; say plainly that errors are JSON.
 PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such story (JSON).", "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
+
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints loses its control characters; our own markup (the SVG) stays."""
+    return plain(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+TEMPLATES.env.finalize = _printable
 
 
 def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
@@ -112,7 +123,7 @@ def recent_outlets(session: Session, story_ids: list[int], cutoff: datetime) -> 
                    and_(Article.published_at.is_(None), Article.first_seen_at >= cutoff))
     q = (select(Article.story_id, func.count(func.distinct(Article.outlet_id)))
          .where(Article.story_id.in_(story_ids), appeared).group_by(Article.story_id))
-    return {sid: n for sid, n in session.execute(q)}
+    return {sid: n for sid, n in session.execute(q) if sid is not None}
 
 
 
@@ -153,14 +164,16 @@ def _export_routes(app: FastAPI, db: Database) -> None:
     def timeline_svg(story_id: int) -> Response:
         """The story page's timeline picture alone, for reports."""
         picture = render_svg(layout_timeline(_history(db, story_id)))
-        return Response(picture, media_type="image/svg+xml", headers=_disposition(f"story-{story_id}-timeline.svg", inline=True))
+        return Response(picture, media_type="image/svg+xml",
+                        headers=_disposition(f"story-{story_id}-timeline.svg", inline=True))
 
     @app.get("/stories/{story_id}/timeline.png", response_class=Response, responses=png, tags=["exports"],
              summary="The timeline as PNG")
     def timeline_png(story_id: int) -> Response:
         """The same picture as the SVG, as a PNG for documents and mail."""
         picture = render_png(layout_timeline(_history(db, story_id)))
-        return Response(picture, media_type="image/png", headers=_disposition(f"story-{story_id}-timeline.png", inline=True))
+        return Response(picture, media_type="image/png",
+                        headers=_disposition(f"story-{story_id}-timeline.png", inline=True))
 
     @app.get("/stories/{story_id}/history.csv", response_class=Response, responses=csv, tags=["exports"],
              summary="The history as CSV")
@@ -199,7 +212,8 @@ def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, to
         if h["story"]["id"] != story_id:  # merged: show it under the id it lives on
             return RedirectResponse(f"/stories/{h['story']['id']}{suffix}", status_code=307)
         return TEMPLATES.TemplateResponse(request, "story.html", {
-            "h": h, "tree": tree_rows(h), "svg": render_svg(layout_timeline(h), standalone=False), "delay": format_delay,
+            "h": h, "tree": tree_rows(h), "svg": render_svg(layout_timeline(h), standalone=False),
+            "delay": format_delay,
             "evidence": format_evidence, "colours": KIND_COLOURS, "language_colour": language_colour,
             "is_web_address": is_web_address, "suffix": suffix})
 

@@ -138,8 +138,9 @@ def _swatch(c: Canvas, s: Swatch) -> None:
 
 def _text(c: Canvas, t: Text) -> None:
     font = load_font(t.size * c.factor, t.bold)
-    halo = {"stroke_width": c.width(1.5), "stroke_fill": PAPER} if t.halo else {}
-    c.draw.text(c.at((t.x, t.y)), t.text, fill=t.colour, font=font, anchor=ANCHORS[t.anchor], **halo)
+    halo = c.width(1.5) if t.halo else 0  # a white outline, as the SVG's paint-order stroke
+    c.draw.text(c.at((t.x, t.y)), t.text, fill=t.colour, font=font, anchor=ANCHORS[t.anchor], stroke_width=halo,
+                stroke_fill=PAPER)
 
 
 @lru_cache(maxsize=32)

@@ -186,7 +186,7 @@ def fit_text(text: str, size: float, width: float, bold: bool = False) -> str:
     """The text, cut with an ellipsis where it would be wider than `width`."""
     if text_width(text, size, bold) <= width:
         return text
-    cut = text
+    cut = text[:int(width / (0.32 * size)) + 1]  # no more can fit (0.32 em is the narrowest): a huge title stays cheap
     while cut and text_width(cut + "…", size, bold) > width:
         cut = cut[:-1]
     return cut.rstrip() + "…"
@@ -324,10 +324,11 @@ def _point_labels(articles: list[dict[str, Any]], points: list[Point], taken: li
     for a, p in zip(articles, points):
         words = f"{p.language or '?'} {'origin' if p.ringed else format_delay(a['delay_seconds'])}"
         reach = (point_box(p)[2] - p.x) + 4  # clear of the point's own box and the gap around it
-        spots = [(p.x + reach, p.y - 6, "start"), (p.x + reach, p.y + 13, "start"),
-                 (p.x - reach, p.y - 6, "end"), (p.x - reach, p.y + 13, "end")]
+        spots: list[tuple[float, float, Anchor]] = [
+            (p.x + reach, p.y - 6, "start"), (p.x + reach, p.y + 13, "start"),  # above right, below right
+            (p.x - reach, p.y - 6, "end"), (p.x - reach, p.y + 13, "end")]
         for x, y, anchor in spots:
-            label = Text(x, y, words, LABEL_SIZE, anchor=anchor, colour="#374151", halo=True, role="label")  # type: ignore[arg-type]
+            label = Text(x, y, words, LABEL_SIZE, anchor=anchor, colour="#374151", halo=True, role="label")
             box = text_box(label)
             inside = box[0] >= area[0] and box[2] <= area[2] and box[1] >= area[1] and box[3] <= area[3]
             if inside and not any(overlaps(box, other) for other in taken):

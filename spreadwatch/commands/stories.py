@@ -51,13 +51,16 @@ def stories(watch: Optional[str] = typer.Option(None, "--watch", "-w"),
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Stories ({len(rows)})")
-    for col, ratio in (("id", None), ("outlets", None), ("articles", None), ("languages", None),
-                       ("first seen", None), ("last seen", None), ("title", 3), ("watches", 1)):
-        table.add_column(col, overflow="fold", ratio=ratio, no_wrap=ratio is None)
+    for col in ("id", "outlets"):
+        table.add_column(col, no_wrap=True, justify="right")
+    table.add_column("languages")
+    table.add_column("first seen (UTC)")
+    table.add_column("spread over")
+    table.add_column("title", overflow="fold")
+    table.add_column("watches", overflow="fold")
     for r in rows:
-        table.add_row(str(r["id"]), str(r["outlet_count"]), str(r["article_count"]), " ".join(r["languages"]),
-                      _when(r["first_seen"]), _when(r["last_seen"]), Text(plain(r["title"])),
-                      Text(", ".join(r["watches"])))
+        table.add_row(str(r["id"]), str(r["outlet_count"]), " ".join(r["languages"]), _when(r["first_seen"]),
+                      _spread(r["first_seen"], r["last_seen"]), Text(plain(r["title"])), Text(", ".join(r["watches"])))
     Console().print(table)
 
 
@@ -141,6 +144,15 @@ def _label(a: dict[str, Any]) -> Text:
     when = "" if a["kind"] == "origin" else f"{format_delay(a['delay_seconds'])} "
     return Text.assemble((plain(a["outlet"]), style or "bold"), f" ({plain(a['language'])}) {when}",
                          (a["kind"], style), " — ", plain(a["title"]))
+
+
+def _spread(first: str | None, last: str | None) -> str:
+    """How long a story has been spreading: from its first article to its latest."""
+    if not first or not last:
+        return ""
+    seconds = (datetime.fromisoformat(last.replace("Z", "+00:00"))
+               - datetime.fromisoformat(first.replace("Z", "+00:00"))).total_seconds()
+    return format_delay(seconds).lstrip("+")
 
 
 def _when(iso: str | None) -> str:

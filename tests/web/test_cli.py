@@ -91,7 +91,8 @@ def test_serve_runs_the_app(site: Site, tmp_path: Path) -> None:
     env = {**os.environ, "SPREADWATCH_WEB_TOKEN": "t0k"}
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "spreadwatch", "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--db", site.db_url], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+                             str(port), "--db", site.db_url], env=env, cwd=tmp_path, stdout=log,
+                            stderr=subprocess.STDOUT)
     try:
         status = wait_for(f"http://127.0.0.1:{port}/api/stories", {"token": "t0k"})
         assert status == 200

@@ -97,7 +97,8 @@ def test_width_estimate_covers_the_png_font() -> None:
     if not isinstance(font, ImageFont.FreeTypeFont) or "DejaVu" not in (font.font.family or ""):
         pytest.fail("DejaVu Sans is missing: install Debian's fonts-dejavu-core")
     samples = ["Europa in Sorge: Geheimdienste rechnen mit Abzug der US-Truppen", "sq +2d2h50", "WWW mmm",
-               "Билд: Италија се спрема за повлачење америчких војника", "iiilll ...", "Radio Free Europe/Radio Liberty",
+               "Билд: Италија се спрема за повлачење америчких војника", "iiilll ...",
+               "Radio Free Europe/Radio Liberty",
                "Ministria e Mbrojtjes: Lajmi për tërheqjen është dezinformim"]
     for text in samples:
         assert text_width(text, 100) >= font.getlength(text), text
@@ -124,14 +125,19 @@ def png_of(tl: Timeline) -> Image.Image:
 
 
 def rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+def pixel(img: Image.Image, x: float, y: float) -> tuple[int, int, int]:
+    r, g, b = img.getpixel((round(x), round(y)))  # type: ignore[misc]
+    return r, g, b
 
 
 def near(img: Image.Image, x: float, y: float, colour: str, reach: int = 2, tolerance: int = 40) -> bool:
     """Some pixel within `reach` of (x, y) is close to the colour (lines are anti-aliased)."""
     want = rgb(colour)
     for dx, dy in itertools.product(range(-reach, reach + 1), repeat=2):
-        px = img.getpixel((round(x) + dx, round(y) + dy))
+        px = pixel(img, round(x) + dx, round(y) + dy)
         if sum(abs(a - b) for a, b in zip(px, want)) <= tolerance:
             return True
     return False
@@ -142,7 +148,7 @@ def test_png_draws_every_point_and_arrow_in_their_colours(rumour: dict[str, Any]
     img = png_of(tl)
     assert img.size == (tl.width * 2, tl.height * 2)
     for p in tl.points:  # the centre carries the language fill, the rim the link kind's colour
-        assert img.getpixel((round(p.x * 2), round(p.y * 2))) == rgb(p.fill), p.article_id
+        assert pixel(img, p.x * 2, p.y * 2) == rgb(p.fill), p.article_id
         rim = 9.5 if p.diamond else 7.0
         assert near(img, (p.x - rim) * 2, p.y * 2, p.outline), p.article_id
     for a in tl.arrows:
@@ -167,8 +173,9 @@ def test_png_colour_counts_follow_the_story(rumour: dict[str, Any]) -> None:
 
 
 def img_colours(img: Image.Image) -> list[tuple[int, str]]:
-    counts = img.getcolors(maxcolors=img.width * img.height) or []
-    return [(n, "#%02x%02x%02x" % c) for n, c in counts]
+    found = img.getcolors(maxcolors=img.width * img.height) or []
+    counts: list[tuple[int, tuple[int, int, int]]] = found  # type: ignore[assignment]
+    return [(n, "#{:02x}{:02x}{:02x}".format(*c)) for n, c in counts]
 
 
 def test_png_title_is_written_and_labels_are_drawn(rumour: dict[str, Any]) -> None:
@@ -177,11 +184,11 @@ def test_png_title_is_written_and_labels_are_drawn(rumour: dict[str, Any]) -> No
     title = next(t for t in tl.texts if t.role == "title")
     x0, y0, x1, y1 = (v * 2 for v in text_box(title))
     ink = sum(1 for x in range(int(x0), int(x1), 2) for y in range(int(y0), int(y1), 2)
-              if sum(img.getpixel((x, y))) < 200)
+              if sum(pixel(img, x, y)) < 200)
     assert ink > 200
     blank = img.crop((int(x1) + 20, int(y0), tl.width * 2 - 10, int(y1)))
     assert blank.getcolors() == [(blank.width * blank.height, rgb("#ffffff"))]
-    assert Image.open(io.BytesIO(render_png(tl))).text["Title"] == f"Propagation timeline: {rumour['story']['title']}"
+    assert Image.open(io.BytesIO(render_png(tl))).info["Title"] == f"Propagation timeline: {rumour['story']['title']}"
 
 
 def test_exports_on_the_web_match_the_cli(site: Site, rumour: dict[str, Any]) -> None:
