@@ -99,3 +99,17 @@ def test_openapi_describes_every_route(site: Site) -> None:
     params = {p["name"]: p for p in paths["/api/stories"]["get"]["parameters"]}
     assert set(params) == {"watch", "language", "outlet", "since", "limit"}
     assert all(p.get("description") for p in params.values())
+
+
+def test_a_merged_story_leads_to_the_story_it_joined(site: Site, rumour: dict[str, Any]) -> None:
+    from storage import Database, Story
+
+    with Database(site.db_url).session() as s:
+        merged = Story(title="an early duplicate", status="merged", merged_into_id=rumour["story"]["id"])
+        s.add(merged)
+        s.flush()
+        merged_id = merged.id
+    assert site.get(f"/api/stories/{merged_id}").json() == rumour
+    page = site.get(f"/stories/{merged_id}", follow_redirects=False)
+    assert page.status_code == 307 and page.headers["location"] == f"/stories/{rumour['story']['id']}"
+    assert merged_id not in [s["id"] for s in site.get("/api/stories", params={"limit": 500}).json()]
