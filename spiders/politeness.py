@@ -12,6 +12,10 @@ from spreadwatch.settings import OutletConfig, Settings
 
 # sitemap index -> nested index -> news sitemap -> article: the deepest chain worth following
 SITEMAP_DEPTH = 3
+# Scrapy 2.19 counts a request against its slot's concurrency only once the request's coroutine
+# runs, so with no delay it dispatches every queued request of a host at once and the per-host
+# concurrency does not hold. Any delay makes it dispatch one at a time; 10 ms costs nothing.
+MIN_DELAY = 0.01
 
 
 def scrapy_settings(settings: Settings, outlets: list[OutletConfig], *, page_limit: int, cache_dir: Path | None,
@@ -19,13 +23,13 @@ def scrapy_settings(settings: Settings, outlets: list[OutletConfig], *, page_lim
     """Everything Scrapy needs for one crawl of these outlets."""
     http = settings.http
     slots = download_slots(settings, outlets)
-    throttled = http.per_host_delay > 0 or any(s["delay"] > 0 for s in slots.values())
     return {
         "USER_AGENT": http.user_agent, "ROBOTSTXT_OBEY": http.obey_robots,
-        "DOWNLOAD_DELAY": http.per_host_delay, "CONCURRENT_REQUESTS_PER_DOMAIN": http.per_host_concurrency,
+        "DOWNLOAD_DELAY": max(http.per_host_delay, MIN_DELAY),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": http.per_host_concurrency,
         "CONCURRENT_REQUESTS": http.max_concurrency, "DOWNLOAD_SLOTS": slots,
         # AutoThrottle slows down for a slow site; ours never goes below a configured delay
-        "AUTOTHROTTLE_ENABLED": throttled, "AUTOTHROTTLE_START_DELAY": max(http.per_host_delay, 0.1),
+        "AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_START_DELAY": max(http.per_host_delay, 0.1),
         "EXTENSIONS": {"scrapy.extensions.throttle.AutoThrottle": None, "spiders.politeness.PoliteThrottle": 0},
         "DOWNLOAD_TIMEOUT": http.total_timeout, "DOWNLOAD_MAXSIZE": http.max_bytes, "DOWNLOAD_WARNSIZE": 0,
         "REDIRECT_MAX_TIMES": 8, "RETRY_TIMES": http.retries,
@@ -47,8 +51,8 @@ def download_slots(settings: Settings, outlets: list[OutletConfig]) -> dict[str,
             continue
         urls = [s.url for s in o.sitemaps] + [s.url for s in o.listings] + [s.url for s in o.json_endpoints]
         for host in {urlsplit(u).hostname for u in urls + [o.homepage] if u}:
-            slots[str(host)] = {"delay": o.delay_seconds if o.delay_seconds is not None else http.per_host_delay,
-                                "concurrency": o.concurrency or http.per_host_concurrency}
+            delay = o.delay_seconds if o.delay_seconds is not None else http.per_host_delay
+            slots[str(host)] = {"delay": max(delay, MIN_DELAY), "concurrency": o.concurrency or http.per_host_concurrency}
     return slots
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from spiders.health import record_health
 from spiders.report import CrawlReport, OutletCrawl
+from spreadwatch.ingest import ensure_outlet
 from spreadwatch.settings import OutletConfig, Settings
 from storage import Database
 
@@ -115,6 +116,9 @@ def _failed(settings: Settings, outlets: list[OutletConfig], reason: str) -> Cra
     report = CrawlReport(outlets={o.key: OutletCrawl(errors=[message]) for o in outlets}, error=reason)
     try:
         db = Database(settings.database_url)
+        with db.session() as s:  # the child may have died before it created them
+            for o in outlets:
+                ensure_outlet(s, o)
         record_health(db, set(), {o.key: [message] for o in outlets})
         db.dispose()
     except Exception as e:  # the database may be what failed; the report still says what happened

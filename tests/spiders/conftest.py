@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -71,14 +72,31 @@ class RecordedSite:
         return data.replace(self.origin.encode("ascii"), self.base_url.encode("ascii"))
 
 
-@pytest.fixture
-def sites() -> Iterator[dict[str, RecordedSite]]:
-    """Every recorded site, started; stopped after the test."""
-    started = {name: RecordedSite(name) for name in SITES}
-    for site in started.values():
+class Sites(dict):  # type: ignore[type-arg]
+    """Recorded sites by folder name, each started on first use."""
+
+    def __missing__(self, name: str) -> RecordedSite:
+        site = self[name] = RecordedSite(name)
         site.server.start()
+        return site
+
+
+@pytest.fixture
+def sites() -> Iterator[Sites]:
+    """The recorded sites (started as a test asks for them); stopped after the test."""
+    started = Sites()
     try:
         yield started
     finally:
-        for site in started.values():
-            site.server.stop()
+        stoppers = [threading.Thread(target=site.server.stop) for site in started.values()]
+        for t in stoppers:  # in parallel: each stop waits for its server's poll interval
+            t.start()
+        for t in stoppers:
+            t.join(timeout=10)
+
+
+def start_all(sites: Sites) -> Sites:
+    """Every recorded site, started."""
+    for name in SITES:
+        _ = sites[name]
+    return sites

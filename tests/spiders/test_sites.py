@@ -18,7 +18,7 @@ from spiders import CrawlReport, run_crawl
 from spreadwatch.ingest import ingest
 from spreadwatch.settings import HttpSettings, OutletConfig, Settings, load_settings
 from storage import Article, Database, Outlet
-from tests.spiders.conftest import RecordedSite
+from tests.spiders.conftest import RecordedSite, Sites, start_all
 
 USER_AGENT = "spreadwatch-tests/1.0 (+https://example.org/spreadwatch; media monitoring)"
 HTTP = HttpSettings(user_agent=USER_AGENT, per_host_delay=0, per_host_concurrency=4, retries=0,
@@ -106,8 +106,8 @@ def errors_of(report: CrawlReport, key: str) -> str:
     return "\n".join(report.outlets[key].errors)
 
 
-def test_recorded_sites_crawl_store_and_record(sites: dict[str, RecordedSite], sqlite_url: str) -> None:
-    settings = settings_for(sqlite_url, outlets_for(sites))
+def test_recorded_sites_crawl_store_and_record(sites: Sites, sqlite_url: str) -> None:
+    settings = settings_for(sqlite_url, outlets_for(start_all(sites)))
     before = store_beforehand(settings, sites)
     report = run_crawl(settings, timeout=240)
     assert report.error is None, report.summary()
