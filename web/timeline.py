@@ -24,12 +24,13 @@ KIND_COLOURS = {"origin": "#111827", "copy": "#dc2626", "attribution": "#2563eb"
 KIND_MEANINGS = {"origin": "origin", "copy": "copy (same wording)", "attribution": "attribution (credit, link)",
                  "translation": "translation", "same-event": "same event", "denial": "denial"}
 UNKNOWN_KIND = "#6b7280"
-# Languages get hues unlike the link kinds' (amber, teal, pink…), so a point's fill never reads as a kind.
-LANGUAGE_COLOURS = {"de": "#f59e0b", "sq": "#14b8a6", "sr": "#ec4899", "it": "#84cc16", "en": "#38bdf8",
-                    "fr": "#f97316", "mk": "#a16207", "bs": "#fb7185", "hr": "#eab308", "tr": "#7c3aed",
-                    "ru": "#b91c1c", "es": "#0d9488", "el": "#1d4ed8", "bg": "#be185d", "me": "#65a30d"}
-SPARE_COLOURS = ["#fbbf24", "#2dd4bf", "#f472b6", "#a3e635", "#7dd3fc", "#fdba74", "#c084fc", "#fca5a5"]
-NO_LANGUAGE = "#d1d5db"
+# Languages get light fills, so the link kind's saturated outline stands out around every point,
+# and hues unlike the kinds' own, so a fill never reads as a kind.
+LANGUAGE_COLOURS = {"sq": "#facc15", "de": "#fb923c", "sr": "#f472b6", "it": "#a3e635", "en": "#38bdf8",
+                    "fr": "#2dd4bf", "mk": "#a16207", "bs": "#fda4af", "hr": "#bef264", "tr": "#c4b5fd",
+                    "ru": "#fca5a5", "es": "#5eead4", "el": "#93c5fd", "bg": "#f9a8d4", "me": "#d9f99d"}
+SPARE_COLOURS = ["#fde68a", "#99f6e4", "#fbcfe8", "#ecfccb", "#bae6fd", "#fed7aa", "#ddd6fe", "#e7e5e4"]
+NO_LANGUAGE = "#cbd5e1"
 INK, MUTED, GRID, GUIDE, PAPER = "#111827", "#6b7280", "#d1d5db", "#eef0f3", "#ffffff"
 
 WIDTH, RIGHT, ROW = 960, 60, 30

@@ -15,8 +15,8 @@ from PIL import Image, ImageFont
 from tests.web.conftest import Site
 from web.png import bezier, load_font, render_png
 from web.svg import render_svg
-from web.timeline import (KIND_COLOURS, LANGUAGE_COLOURS, Timeline, layout_timeline, overlaps, point_box, text_box,
-                          text_width)
+from web.timeline import (GRID, GUIDE, INK, KIND_COLOURS, LANGUAGE_COLOURS, MUTED, NO_LANGUAGE, PAPER, SPARE_COLOURS,
+                          Timeline, language_colour, layout_timeline, overlaps, point_box, text_box, text_width)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -43,6 +43,14 @@ def crowded() -> dict[str, Any]:
     arts += [entry(2 + i, "noa", 30 + i * 0.5, "copy", 1) for i in range(5)]
     arts += [entry(10, "ansa", 600, "translation", 1, "it"), entry(11, "hibrid", 4000, "denial", 1, "en")]
     return history(arts)
+
+
+def test_colours_never_stand_for_two_things() -> None:
+    fills = list(LANGUAGE_COLOURS.values()) + SPARE_COLOURS + [NO_LANGUAGE]
+    assert len(set(fills)) == len(fills)
+    assert not set(fills) & (set(KIND_COLOURS.values()) | {INK, MUTED, GRID, GUIDE, PAPER})
+    assert language_colour("xx") == language_colour("xx") in SPARE_COLOURS  # stable for any language
+    assert language_colour("") == language_colour(None) == NO_LANGUAGE
 
 
 def test_layout_places_one_point_per_article_and_one_arrow_per_link(rumour: dict[str, Any]) -> None:
