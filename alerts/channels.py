@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import smtplib
 import ssl
+from datetime import datetime, timezone
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, parseaddr, parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from alerts.config import Channel
 from alerts.render import Message
+from spreadwatch.settings import ConfigError
 
 
 class SendError(Exception):
@@ -25,44 +28,79 @@ class SendError(Exception):
 
 
 def send(channel: Channel, message: Message, payload: dict[str, Any], idempotency_key: str) -> None:
-    """Deliver one message on one channel."""
-    if channel.type == "email":
-        send_email(channel, message, idempotency_key)
-    elif channel.type == "slack":
-        post_json(channel, {"text": message.subject, "blocks": message.blocks})
-    elif channel.type == "webhook":
-        post_json(channel, {**payload, "subject": message.subject, "text": message.text},
-                  headers={"Idempotency-Key": idempotency_key})
-    else:
-        print(f"\n[alert] {message.subject}\n{message.text}\n", flush=True)
+    """Deliver one message on one channel; the key is the same on every attempt of the same message."""
+    try:
+        if channel.type == "email":
+            send_email(channel, message, idempotency_key)
+        elif channel.type == "slack":
+            # no link previews: a timeline of ten links would otherwise unfold into ten cards
+            post_json(channel, {"text": message.subject, "blocks": message.blocks, "unfurl_links": False,
+                                "unfurl_media": False})
+        elif channel.type == "webhook":
+            post_json(channel, {**payload, "subject": message.subject, "text": message.text},
+                      headers={"Idempotency-Key": idempotency_key})
+        else:
+            print(f"\n[alert] {message.subject}\n{message.text}\n", flush=True)
+    except ConfigError as e:  # a missing environment variable: fixable, so retried, and said plainly
+        raise SendError(str(e)) from None
+
+
+def email_message(channel: Channel, message: Message, key: str) -> EmailMessage:
+    """The MIME message: plain text and HTML alternatives, and a Message-ID that is the same on a resend."""
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = message.subject, channel.sender, ", ".join(channel.to)
+    msg["Date"] = formatdate(usegmt=True)
+    domain = parseaddr(channel.sender)[1].rpartition("@")[2] or "spreadwatch.invalid"
+    # stable across attempts, so a receiver can drop the copy a crash after sending makes us repeat
+    msg["Message-ID"] = f"<{key}@{domain}>"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to an alert
+    msg.set_content(message.text)
+    msg.add_alternative(message.html, subtype="html")
+    return msg
 
 
 def send_email(channel: Channel, message: Message, key: str) -> None:
-    msg = EmailMessage()
-    msg["Subject"], msg["From"], msg["To"] = message.subject, channel.sender, ", ".join(channel.to)
-    # a stable Message-ID per delivery: a resend after a crash mid-send can be recognised as the same
-    msg["Message-ID"] = make_msgid(idstring=key, domain="spreadwatch")
-    msg.set_content(message.text)
-    msg.add_alternative(message.html, subtype="html")
+    """Send over SMTP: plain, STARTTLS or implicit TLS, with an optional login."""
+    msg = email_message(channel, message, key)
     try:
-        if channel.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout_seconds,
-                                                  context=ssl.create_default_context())
-        else:
-            smtp = smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
-        with smtp:
+        with _connect(channel) as smtp:
             if channel.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=_tls_context(channel))
             if channel.username:
                 smtp.login(channel.username, channel.password() or "")
             smtp.send_message(msg)
     except smtplib.SMTPAuthenticationError as e:
         raise SendError(f"SMTP login refused for {channel.username!r}: {e.smtp_code} {e.smtp_error!r}") from None
+    except smtplib.SMTPNotSupportedError as e:
+        raise SendError(f"SMTP {channel.host}:{channel.port}: {e} (check `security:`)") from None
+    except smtplib.SMTPRecipientsRefused as e:
+        codes = {code for code, _ in e.recipients.values()}
+        raise SendError(f"SMTP {channel.host}:{channel.port}: recipients refused: {e.recipients}",
+                        permanent=all(c >= 500 for c in codes)) from None
+    except smtplib.SMTPResponseException as e:
+        # 5xx is the server's final word on this message; 4xx asks us to come back
+        raise SendError(f"SMTP {channel.host}:{channel.port}: {e.smtp_code} {e.smtp_error!r}",
+                        permanent=e.smtp_code >= 500) from None
     except (smtplib.SMTPException, OSError) as e:
         raise SendError(f"SMTP {channel.host}:{channel.port}: {e.__class__.__name__}: {e}") from None
 
 
+def _connect(channel: Channel) -> smtplib.SMTP:
+    if channel.security == "tls":
+        return smtplib.SMTP_SSL(channel.host, channel.port, timeout=channel.timeout_seconds,
+                                context=_tls_context(channel))
+    return smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_seconds)
+
+
+def _tls_context(channel: Channel) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=channel.ca_file)
+    except (OSError, ssl.SSLError) as e:
+        raise SendError(f"alerts channel {channel.name!r}: cannot load ca_file {channel.ca_file!r}: {e}") from None
+
+
 def post_json(channel: Channel, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    """POST a JSON body; 429 and 5xx are retried (after Retry-After if given), other 4xx are final."""
     url = channel.resolved_url()
     try:
         r = httpx.post(url, content=json.dumps(body, ensure_ascii=False).encode(), timeout=channel.timeout_seconds,
@@ -70,8 +108,25 @@ def post_json(channel: Channel, body: dict[str, Any], headers: dict[str, str] | 
     except httpx.HTTPError as e:
         raise SendError(f"{channel.type} {url}: {e.__class__.__name__}: {e}") from None
     if r.status_code == 429 or r.status_code >= 500:
-        after = r.headers.get("Retry-After")
-        raise SendError(f"{channel.type} {url}: HTTP {r.status_code}",
-                        retry_after=float(after) if after and after.isdigit() else None)
+        raise SendError(f"{channel.type} {url}: HTTP {r.status_code}", retry_after=retry_after(r.headers.get("Retry-After")))
     if r.status_code >= 400:
         raise SendError(f"{channel.type} {url}: HTTP {r.status_code} {r.text[:200]}", permanent=True)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)

@@ -5,56 +5,82 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spreadwatch.settings import ConfigError, Settings
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Rule(_M):
-    name: str
+    name: str = Field(min_length=1)
     kind: Literal["outlets", "languages", "countries", "denial"] = "outlets"
     watch: str | None = None  # None: any watch; a story must match a watch to alert at all
-    levels: list[int] = [3, 5, 10]  # for "outlets": distinct outlets reached
-    window_hours: float = 24
+    levels: list[int] = Field(default=[3, 5, 10], min_length=1)  # for "outlets": distinct outlets reached
+    window_hours: float = Field(default=24, gt=0)
+
+    @model_validator(mode="after")
+    def _positive_levels(self) -> Rule:
+        if any(n < 1 for n in self.levels):
+            raise ValueError(f"levels must be outlet counts of 1 or more, got {self.levels}")
+        return self
 
 
 class Channel(_M):
-    name: str
+    name: str = Field(min_length=1)
     type: Literal["email", "slack", "webhook", "console"]
     # email
     host: str = "localhost"
-    port: int = 25
+    port: int = Field(default=25, ge=1, le=65535)
     security: Literal["none", "starttls", "tls"] = "none"
     username: str | None = None
     password_env: str | None = None
+    ca_file: str | None = None  # trust this CA bundle instead of the system's (a server with a private CA)
     sender: str = Field(default="spreadwatch@localhost", alias="from")
     to: list[str] = []
     # slack / webhook
     url: str | None = None
     url_env: str | None = None
-    timeout_seconds: float = 10
+    timeout_seconds: float = Field(default=10, gt=0)
     # flow control
     rate_per_minute: int = Field(default=6, ge=1)  # more waits for the next minute, nothing is dropped
+    digest_minutes: float | None = Field(default=None, gt=0)  # one message per interval instead of one per alert
+
+    @model_validator(mode="after")
+    def _complete(self) -> Channel:
+        if self.type == "email" and not self.to:
+            raise ValueError("an email channel needs `to:` (a list of addresses)")
+        if self.type in ("slack", "webhook") and not (self.url or self.url_env):
+            raise ValueError(f"a {self.type} channel needs `url:` or `url_env:` (the variable holding the URL)")
+        if self.password_env and not self.username:
+            raise ValueError("`password_env:` is set but `username:` is not: login needs both")
+        return self
 
     def resolved_url(self) -> str:
+        """The webhook URL, from `url` or the environment variable `url_env` names."""
         url = os.environ.get(self.url_env, "") if self.url_env else (self.url or "")
         if not url:
-            raise ConfigError(f"alerts channel {self.name!r}: no URL (set url or the environment variable {self.url_env})")
+            raise ConfigError(f"alerts channel {self.name!r}: the environment variable {self.url_env} is not set")
         return url
 
     def password(self) -> str | None:
-        return os.environ.get(self.password_env) if self.password_env else None
+        """The SMTP password from the environment variable `password_env` names."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(f"alerts channel {self.name!r}: the environment variable {self.password_env} "
+                              "(the SMTP password) is not set")
+        return value
 
 
 class Delivery(_M):
-    max_attempts: int = 8
-    backoff_seconds: float = 30
-    max_backoff_seconds: float = 3600
-    lease_seconds: float = 120  # a claim older than this belonged to a process that died
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_seconds: float = Field(default=30, ge=0)
+    max_backoff_seconds: float = Field(default=3600, ge=0)
+    lease_seconds: float = Field(default=120, gt=0)  # a claim older than this belonged to a process that died
 
 
 class AlertSettings(_M):
@@ -64,31 +90,66 @@ class AlertSettings(_M):
     delivery: Delivery = Delivery()
     base_url: str | None = None  # the web app's address, for links in messages
 
+    @model_validator(mode="after")
+    def _unique_names(self) -> AlertSettings:
+        for what, names in (("rule", [r.name for r in self.rules]), ("channel", [c.name for c in self.channels])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what} name: {', '.join(dupes)}")
+        return self
+
 
 _cache: dict[int, tuple[Settings, AlertSettings]] = {}
 
 
 def alert_settings(settings: Settings) -> AlertSettings:
-    """Validated alert settings (errors name the key, as every config error does)."""
+    """Validated alert settings (errors name the file and the key, as every config error does)."""
     hit = _cache.get(id(settings))
     if hit is None or hit[0] is not settings:
-        try:
-            parsed = AlertSettings.model_validate(settings.alerts or {})
-        except ValidationError as e:
-            where = ", ".join(settings.sources[-1:]) or "config"
-            lines = [f"{where}: alerts.{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in e.errors()]
-            raise ConfigError("invalid alerts configuration:\n  " + "\n  ".join(lines)) from None
+        parsed = _parse(settings)
+        _check_watches(parsed, settings)
         hit = _cache[id(settings)] = (settings, parsed)
     return hit[1]
 
 
+def _parse(settings: Settings) -> AlertSettings:
+    raw = settings.alerts or {}
+    try:
+        return AlertSettings.model_validate(raw)
+    except ValidationError as e:
+        where = ", ".join(settings.sources[-1:]) or "config"
+        lines = [f"{where}: alerts.{_path(raw, p['loc'])}: {p['msg']}" for p in e.errors()]
+        raise ConfigError("invalid alerts configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def _path(raw: Any, loc: tuple[Any, ...]) -> str:
+    """`channels[desk].to` rather than `channels.0.to`: the name the user wrote, where there is one."""
+    parts: list[str] = []
+    node = raw
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            node = node[key]
+            name = node.get("name") if isinstance(node, dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{name if name else key}]"]
+            continue
+        parts.append(str(key))
+        node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _check_watches(parsed: AlertSettings, settings: Settings) -> None:
+    known = [w.name for w in settings.watches]
+    for rule in parsed.rules:
+        if rule.watch is not None and rule.watch not in known:
+            where = ", ".join(settings.sources[-1:]) or "config"
+            raise ConfigError(f"{where}: alerts.rules[{rule.name}].watch: no watch named {rule.watch!r} "
+                              f"(known: {', '.join(known) or 'none'})")
+
+
 def channel(settings: Settings, name: str) -> Channel:
+    """The configured channel of this name, or a ConfigError that lists the known ones."""
     for c in alert_settings(settings).channels:
         if c.name == name:
             return c
     known = ", ".join(c.name for c in alert_settings(settings).channels) or "none configured"
     raise ConfigError(f"no alerts channel named {name!r} ({known})")
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(by_alias=True)

@@ -1,11 +1,17 @@
 """What an alert says: a subject that tells what happened, the origin, the timeline, the links, the
-matched terms; as plain text, HTML (everything scraped escaped) and Slack Block Kit."""
+matched terms; as plain text, HTML (everything scraped escaped) and Slack Block Kit. A digest says
+the same for each story it carries, in one message."""
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
+
+SLACK_MAX_BLOCKS = 50  # Slack rejects a message with more
+SLACK_MAX_SECTION = 3000  # characters of one section's text
+DIGEST_TIMELINE = 10  # articles listed per story in a digest; the story page has the rest
 
 
 @dataclass
@@ -16,62 +22,209 @@ class Message:
     blocks: list[dict[str, Any]]
 
 
+@dataclass
+class StoryNews:
+    """One story's part of a message: its history, the alerts it raised, the watch terms it matched."""
+
+    history: dict[str, Any]
+    alerts: list[dict[str, Any]]  # each: rule, kind, levels (and window_hours for outlet rules)
+    terms: list[str] = field(default_factory=list)
+
+
+def _oneline(text: str, limit: int) -> str:
+    """Whitespace collapsed (a header never carries a line break) and cut at a word with an ellipsis."""
+    flat = re.sub(r"\s+", " ", text or "").strip()
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def _span(seconds: float) -> str:
     h = seconds / 3600
-    return f"{h:.0f} h" if h >= 1 else f"{seconds / 60:.0f} min"
+    if h >= 48:
+        return f"{h / 24:.0f} d"
+    return f"{h:.0f} h" if h >= 1 else f"{max(seconds, 0) / 60:.0f} min"
+
+
+def _offset(seconds: float) -> str:
+    return f"+{_span(seconds)}" if seconds >= 0 else f"−{_span(-seconds)}"
 
 
 def headline(alert: dict[str, Any], history: dict[str, Any]) -> str:
+    """`Spreading: 'TITLE' — 5 outlets in 3 h (de→sq)`: what happened, how far, how fast, where."""
     story, arts = history["story"], history["articles"]
     langs = list(dict.fromkeys(a["language"] for a in arts if a["language"]))
+    route = "→".join(langs[:5]) + ("→…" if len(langs) > 5 else "")
     span = _span(max(a["delay_seconds"] for a in arts)) if arts else "0 min"
     what = {"outlets": "Spreading", "languages": "New language", "countries": "New country",
             "denial": "Denied"}.get(alert["kind"], "Alert")
-    return (f"{what}: '{story['title'][:80]}' — {story['outlet_count']} outlets in {span} "
-            f"({'→'.join(langs[:5])})")
+    return f"{what}: '{_oneline(story['title'], 80)}' — {story['outlet_count']} outlets in {span} ({route})"
+
+
+def what_happened(alert: dict[str, Any]) -> str:
+    """The rule's news in words: `spreading: reached 3 → 5 outlets within 24 h`."""
+    levels = list(alert["levels"])
+    kind = alert["kind"]
+    if kind == "outlets":
+        hours = alert.get("window_hours")
+        within = f" within {hours:g} h" if hours else ""
+        news = f"reached {' → '.join(levels)} outlets{within}"
+    elif kind in ("languages", "countries"):
+        news = f"crossed into {'a new language' if kind == 'languages' else 'a new country'}: {', '.join(levels)}"
+    elif kind == "denial":
+        news = "a denial or debunk appeared"
+    else:
+        news = ", ".join(levels)
+    return f"{alert['rule']}: {news}"
+
+
+def merge_alerts(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per rule, its levels joined in order: a digest says `3 → 5`, not two lines."""
+    merged: dict[str, dict[str, Any]] = {}
+    for a in alerts:
+        if a["rule"] in merged:
+            known = merged[a["rule"]]["levels"]
+            known += [lv for lv in a["levels"] if lv not in known]
+        else:
+            merged[a["rule"]] = {**a, "levels": list(a["levels"])}
+    return list(merged.values())
+
+
+def _story_url(history: dict[str, Any], base_url: str | None) -> str | None:
+    return f"{base_url.rstrip('/')}/stories/{history['story']['id']}" if base_url else None
+
+
+# ------------------------------------------------------------------ plain text
+
+
+def _text_story(news: StoryNews, base_url: str | None, timeline_limit: int | None) -> list[str]:
+    origin, arts = news.history["origin"], news.history["articles"]
+    lines = [*(what_happened(a) for a in news.alerts),
+             f"Origin: {origin['outlet_name']} ({origin['language']}) {origin['published_at'] or origin['first_seen_at']}",
+             f"  {_oneline(origin['title'], 200)}", f"  {origin['url']}", "", "Timeline:"]
+    for a in arts[:timeline_limit]:
+        src = f" ← {a['source_outlet']}" if a["source_outlet"] else ""
+        lines.append(f"  {_offset(a['delay_seconds']):>7}  {a['outlet']:<16} {a['language']}  {a['kind']}{src}")
+        lines.append(f"            {_oneline(a['title'], 200)}\n            {a['url']}")
+    hidden = len(arts) - len(arts[:timeline_limit])
+    if hidden:
+        lines.append(f"  … and {hidden} more articles")
+    url = _story_url(news.history, base_url)
+    if url:
+        lines += ["", f"Story: {url}"]
+    if news.terms:
+        lines += ["", "Matched terms: " + ", ".join(news.terms)]
+    return lines
+
+
+# ------------------------------------------------------------------ HTML
+
+
+def _html_story(news: StoryNews, base_url: str | None, timeline_limit: int | None) -> str:
+    e = html.escape
+    origin, arts = news.history["origin"], news.history["articles"]
+    rows = "".join(
+        f"<tr><td>{e(_offset(a['delay_seconds']))}</td><td>{e(a['outlet_name'])}</td><td>{e(a['language'])}</td>"
+        f"<td>{e(a['kind'])}{' ← ' + e(a['source_outlet']) if a['source_outlet'] else ''}</td>"
+        f"<td><a href=\"{e(a['url'])}\">{e(a['title'])}</a></td></tr>" for a in arts[:timeline_limit])
+    hidden = len(arts) - len(arts[:timeline_limit])
+    more = f"<p>… and {hidden} more articles</p>" if hidden else ""
+    url = _story_url(news.history, base_url)
+    link = f"<p><a href=\"{e(url)}\">Open the story</a></p>" if url else ""
+    terms = f"<p>Matched terms: {e(', '.join(news.terms))}</p>" if news.terms else ""
+    happened = "".join(f"<li>{e(what_happened(a))}</li>" for a in news.alerts)
+    return (f"<ul>{happened}</ul><p>Origin: <a href=\"{e(origin['url'])}\">{e(origin['title'])}</a> — "
+            f"{e(origin['outlet_name'])} ({e(origin['language'])}), "
+            f"{e(origin['published_at'] or origin['first_seen_at'] or '')}</p>"
+            f"<table border=\"1\" cellpadding=\"4\"><tr><th>since origin</th><th>outlet</th><th>lang</th>"
+            f"<th>how</th><th>article</th></tr>{rows}</table>{more}{terms}{link}")
+
+
+# ------------------------------------------------------------------ Slack Block Kit
+
+
+def _md(text: str) -> str:
+    """Slack mrkdwn: escape its three control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, label: str) -> str:
+    return f"<{_md(url)}|{_md(_oneline(label, 90)).replace('|', '¦')}>"
+
+
+def _slack_story(news: StoryNews, base_url: str | None, limit: int, title: str | None) -> str:
+    origin, arts = news.history["origin"], news.history["articles"]
+    lines = [f"*{_md(title)}*"] if title else []
+    lines += [_md(what_happened(a)) for a in news.alerts]
+    lines.append(f"Origin: *{_md(origin['outlet_name'])}* ({origin['language']}) "
+                 f"{_slack_link(origin['url'], origin['title'])}")
+    lines += [f"{_offset(a['delay_seconds'])} *{_md(a['outlet'])}* ({a['language']}, {a['kind']}) "
+              f"{_slack_link(a['url'], a['title'])}" for a in arts[:limit]]
+    if len(arts) > limit:
+        lines.append(f"… and {len(arts) - limit} more")
+    if news.terms:
+        lines.append("Matched terms: " + _md(", ".join(news.terms)))
+    url = _story_url(news.history, base_url)
+    if url:
+        lines.append(_slack_link(url, "Open the story"))
+    return _cut("\n".join(lines), SLACK_MAX_SECTION)
+
+
+def _cut(text: str, limit: int) -> str:
+    """Cut at a line, so a Slack link is never split in half."""
+    if len(text) <= limit:
+        return text
+    return text[:limit - 2].rsplit("\n", 1)[0] + "\n…"
+
+
+def _header(subject: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": _oneline(subject, 148)}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+# ------------------------------------------------------------------ the messages
 
 
 def render(alert: dict[str, Any], history: dict[str, Any], base_url: str | None = None,
            terms: list[str] | None = None) -> Message:
+    """The message of one alert about one story."""
+    news = StoryNews(history, [alert], terms or [])
     subject = headline(alert, history)
-    origin, arts = history["origin"], history["articles"]
-    terms = terms or []
-    lines = [subject, "", f"Rule: {alert['rule']} reached {', '.join(alert['levels'])}",
-             f"Origin: {origin['outlet_name']} ({origin['language']}) {origin['published_at'] or origin['first_seen_at']}",
-             f"  {origin['title']}", f"  {origin['url']}", "", "Timeline:"]
-    for a in arts:
-        src = f" ← {a['source_outlet']}" if a["source_outlet"] else ""
-        lines.append(f"  +{_span(a['delay_seconds']):>7}  {a['outlet']:<16} {a['language']}  {a['kind']}{src}")
-        lines.append(f"            {a['title']}\n            {a['url']}")
-    if base_url:
-        lines += ["", f"Story: {base_url.rstrip('/')}/stories/{history['story']['id']}"]
-    if terms:
-        lines += ["", "Matched terms: " + ", ".join(terms)]
-    return Message(subject, "\n".join(lines), _html(subject, alert, history, base_url), _blocks(subject, history))
+    text = "\n".join([subject, "", *_text_story(news, base_url, None)])
+    body = f"<html><body><h2>{html.escape(subject)}</h2>{_html_story(news, base_url, None)}</body></html>"
+    blocks = [_header(subject), _section(_slack_story(news, base_url, 15, None))]
+    return Message(subject, text, body, blocks)
 
 
-def _html(subject: str, alert: dict[str, Any], history: dict[str, Any], base_url: str | None) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>+{e(_span(a['delay_seconds']))}</td><td>{e(a['outlet_name'])}</td><td>{e(a['language'])}</td>"
-        f"<td>{e(a['kind'])}{' ← ' + e(a['source_outlet']) if a['source_outlet'] else ''}</td>"
-        f"<td><a href=\"{e(a['url'])}\">{e(a['title'])}</a></td></tr>" for a in history["articles"])
-    link = (f"<p><a href=\"{e(base_url.rstrip('/'))}/stories/{history['story']['id']}\">Open the story</a></p>"
-            if base_url else "")
-    return (f"<html><body><h2>{e(subject)}</h2><p>Rule <b>{e(alert['rule'])}</b> reached "
-            f"{e(', '.join(alert['levels']))}.</p><table border=\"1\" cellpadding=\"4\">"
-            f"<tr><th>since origin</th><th>outlet</th><th>lang</th><th>how</th><th>article</th></tr>{rows}</table>"
-            f"{link}</body></html>")
+def render_digest(stories: list[StoryNews], period_end: str, base_url: str | None = None) -> Message:
+    """One message for many alerts: per story, its headline and what it did since the last digest."""
+    subject = digest_subject(stories)
+    titles = [headline(s.alerts[-1], s.history) for s in stories]
+    text = [subject, f"Alerts up to {period_end}.", ""]
+    body = [f"<html><body><h2>{html.escape(subject)}</h2><p>Alerts up to {html.escape(period_end)}.</p>"]
+    for news, title in zip(stories, titles):
+        text += [title, "", *_text_story(news, base_url, DIGEST_TIMELINE), "", "—" * 20, ""]
+        body.append(f"<h3>{html.escape(title)}</h3>{_html_story(news, base_url, DIGEST_TIMELINE)}<hr>")
+    body.append("</body></html>")
+    return Message(subject, "\n".join(text), "".join(body), _digest_blocks(subject, stories, titles, base_url))
 
 
-def _blocks(subject: str, history: dict[str, Any]) -> list[dict[str, Any]]:
-    def md(text: str) -> str:  # Slack mrkdwn: escape its three control characters
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def digest_subject(stories: list[StoryNews]) -> str:
+    """`Digest: 3 stories — 'A' 5 outlets; 'B' 3 outlets and 1 more`."""
+    named = "; ".join(f"'{_oneline(s.history['story']['title'], 50)}' {s.history['story']['outlet_count']} outlets"
+                      for s in stories[:2])
+    more = f" and {len(stories) - 2} more" if len(stories) > 2 else ""
+    return f"Digest: {len(stories)} {'story' if len(stories) == 1 else 'stories'} — {named}{more}"
 
-    lines = [f"+{_span(a['delay_seconds'])} *{md(a['outlet'])}* ({a['language']}, {a['kind']}) "
-             f"<{a['url']}|{md(a['title'][:90])}>" for a in history["articles"][:15]]
-    more = len(history["articles"]) - 15
-    if more > 0:
-        lines.append(f"… and {more} more")
-    return [{"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}}]
+
+def _digest_blocks(subject: str, stories: list[StoryNews], titles: list[str],
+                   base_url: str | None) -> list[dict[str, Any]]:
+    room = SLACK_MAX_BLOCKS - 2  # the header, and a last line when stories do not fit
+    blocks = [_header(subject)]
+    blocks += [_section(_slack_story(news, base_url, 5, title)) for news, title in zip(stories[:room], titles)]
+    if len(stories) > room:
+        blocks.append(_section(f"… and {len(stories) - room} more stories: see the email or `spreadwatch alerts`"))
+    return blocks

@@ -3,6 +3,7 @@ together with the story change that caused it, once per (story, rule, level), ev
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,14 +24,33 @@ def reached_levels(session: Session, rule: Rule, story: Story, articles: list[An
     if not story.watches:
         return []  # the story is what spreads; a watch is what makes it worth an alert
     if rule.kind == "outlets":
-        latest = max(article_time(a) for a in articles)
-        recent = {a.outlet_id for a in articles if article_time(a) >= latest - timedelta(hours=rule.window_hours)}
-        return [str(n) for n in sorted(rule.levels) if len(recent) >= n]
+        most = most_outlets_within(articles, timedelta(hours=rule.window_hours))
+        return [str(n) for n in sorted(rule.levels) if most >= n]
     if rule.kind == "languages":
         return [f"{lang}" for lang in _beyond_origin(story, articles, lambda a: a.language)]
     if rule.kind == "countries":
         return [f"{c}" for c in _beyond_origin(story, articles, lambda a: a.outlet.country)]
     return ["denied"] if _has_denial(session, story) else []
+
+
+def most_outlets_within(articles: list[Any], window: timedelta) -> int:
+    """The most distinct outlets whose articles fall in any one window of this length.
+
+    A best window can always end at an article, so sliding one over the sorted times is exact, also
+    when a late feed delivers an old article out of order."""
+    times = sorted((article_time(a), a.outlet_id) for a in articles)
+    inside: Counter[int] = Counter()
+    best = first = 0
+    for t, outlet in times:
+        inside[outlet] += 1
+        while times[first][0] < t - window:
+            gone = times[first][1]
+            inside[gone] -= 1
+            if not inside[gone]:
+                del inside[gone]
+            first += 1
+        best = max(best, len(inside))
+    return best
 
 
 def _beyond_origin(story: Story, articles: list[Any], key: Any) -> list[str]:
@@ -55,7 +75,7 @@ def evaluate(session: Session, story_ids: list[int], settings: Settings, now: da
             continue
         articles = story_articles(session, story_id)
         # levels reached by stories merged into this one count as reached: no second alert for them
-        family = [story_id, *session.scalars(select(Story.id).where(Story.merged_into_id == story_id))]
+        family = merged_family(session, story_id)
         known = {(a.rule, a.level) for a in session.scalars(select(Alert).where(Alert.story_id.in_(family)))}
         for rule in cfg.rules:
             new = [lv for lv in reached_levels(session, rule, story, articles) if (rule.name, lv) not in known]
@@ -64,6 +84,16 @@ def evaluate(session: Session, story_ids: list[int], settings: Settings, now: da
                 if alert is not None:
                     fired.append(alert)
     return fired
+
+
+def merged_family(session: Session, story_id: int) -> list[int]:
+    """This story and every story merged into it, also through earlier merges (C into B into A)."""
+    family, frontier = [story_id], [story_id]
+    while frontier:
+        frontier = list(session.scalars(select(Story.id).where(Story.merged_into_id.in_(frontier))))
+        frontier = [sid for sid in frontier if sid not in family]
+        family += frontier
+    return family
 
 
 def _record(session: Session, story: Story, rule: Rule, levels: list[str], channels: list[Any],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,12 +38,18 @@ def alerts(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"), co
     for r in rows:
         table.add_row(str(r["id"]), r["created_at"][:16], f"{r['story_id']} {r['story_title'][:50]}", r["rule"],
                       r["level"] + (" (superseded)" if r["superseded"] else ""),
-                      ", ".join(f"{d['channel']}: {d['state']}" + (f" ({d['last_error']})" if d["last_error"] else "")
-                                for d in r["deliveries"]) or "-")
+                      ", ".join(_delivery_cell(d) for d in r["deliveries"]) or "-")
     Console().print(table)
 
 
+def _delivery_cell(d: dict[str, Any]) -> str:
+    digest = f" in digest {d['digest_id']}" if d["digest_id"] else ""
+    error = f" ({d['last_error']})" if d["last_error"] else ""
+    return f"{d['channel']}: {d['state']}{digest}{error}"
+
+
 def list_alerts(database: Any) -> list[dict[str, Any]]:
+    """Every alert, newest first, with each delivery's state (the shape `--json` prints)."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
@@ -56,21 +63,35 @@ def list_alerts(database: Any) -> list[dict[str, Any]]:
                  "story_title": titles.get(a.story_id, ""), "rule": a.rule, "level": a.level,
                  "superseded": bool(a.summary.get("superseded")),
                  "deliveries": [{"channel": d.channel, "state": d.state, "attempts": d.attempts,
-                                 "last_error": d.last_error, "sent_at": iso(d.sent_at)} for d in a.deliveries]}
+                                 "last_error": d.last_error, "sent_at": iso(d.sent_at), "digest_id": d.digest_id}
+                                for d in sorted(a.deliveries, key=lambda d: d.id)]}
                 for a in alerts]
 
 
 @alerts_app.command("send")
 def send_now(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
-    """Send the deliveries that are due, once."""
+    """Send the deliveries (and digests) that are due, once."""
     from alerts.outbox import send_due
     from storage import Database
 
     settings = _settings(config, db)
-    report = send_due(Database(settings.database_url), settings)
-    typer.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}, deferred {report.deferred}")
-    for e in report.errors:
+    r = send_due(Database(settings.database_url), settings)
+    typer.echo(f"sent {r.sent} ({r.digests} digests carrying {r.digested} alerts), retrying {r.retrying}, "
+               f"failed {r.failed}, deferred {r.deferred}, superseded {r.superseded}")
+    for e in r.errors:
         typer.echo(f"  {e}", err=True)
+
+
+@alerts_app.command("retry")
+def retry_failed(channel_name: Optional[str] = typer.Option(None, "--channel", help="Only this channel."),
+                 config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
+    """Try failed deliveries again from the start (after fixing a password, an address, a URL)."""
+    from alerts.outbox import requeue_failed
+    from storage import Database
+
+    settings = _settings(config, db)
+    n = requeue_failed(Database(settings.database_url), channel_name)
+    typer.echo(f"{n} failed deliveries will be tried again by the next `spreadwatch alerts send` (or the daemon)")
 
 
 @alerts_app.command("test")
@@ -83,10 +104,11 @@ def test_channel(channel_name: str = typer.Option(..., "--channel"), config: Opt
     settings = _settings(config)
     chan = channel(settings, channel_name)
     text = "This is a test message from spreadwatch: if you read it, the channel works."
-    msg = Message(f"spreadwatch test: channel {chan.name}", text, f"<p>{text}</p>",
+    msg = Message(f"spreadwatch test: channel {chan.name}", text, f"<html><body><p>{text}</p></body></html>",
                   [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
     try:
-        send(chan, msg, {"test": True}, "test")
+        # a fresh key each time: a receiver that drops repeated Message-IDs must not drop a second test
+        send(chan, msg, {"test": True, "channel": chan.name}, f"spreadwatch-test-{uuid.uuid4().hex}")
     except SendError as e:
         typer.echo(f"channel {chan.name}: {e}", err=True)
         raise typer.Exit(1)

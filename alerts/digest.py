@@ -1,0 +1,83 @@
+"""Digest mode: a channel with `digest_minutes` gets one message per interval that says what each
+story did, instead of one message per alert.
+
+Intervals are aligned to the epoch in UTC (60 minutes: on the hour; 1440: at midnight UTC). When an
+interval ends, the sender makes one `digest` row for the channel and that boundary (a unique key, so
+two senders cannot make two) and, in the same transaction, moves every delivery that became due
+before the boundary into it with a compare-and-set on `digest_id IS NULL`, so no delivery is in two
+digests. From then on the digest is claimed, sent, retried and recorded like a single delivery, and
+its outcome is written to all its deliveries at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.config import Channel
+from alerts.content import digest_payload, story_news
+from alerts.render import Message, render_digest
+from storage import Database
+from storage.models import Alert, Delivery, Digest
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class _NothingToCollect(Exception):
+    """Raised inside the savepoint so that an empty digest row is rolled back with it."""
+
+
+def period_end(now: datetime, minutes: float) -> datetime:
+    """The last interval boundary at or before `now`, in whole microseconds so every sender agrees."""
+    step = round(minutes * 60_000_000)
+    elapsed = (now - EPOCH) // timedelta(microseconds=1)
+    return EPOCH + timedelta(microseconds=elapsed - elapsed % step)
+
+
+def _waiting(channel: str, boundary: datetime, now: datetime):  # type: ignore[no-untyped-def]
+    """Deliveries of the channel in no digest yet that became due before the boundary (or whose
+    single-message sender died, when the channel was switched to digests under it)."""
+    return and_(Delivery.channel == channel, Delivery.digest_id.is_(None),
+                or_(and_(Delivery.state == "pending", Delivery.next_try_at < boundary),
+                    and_(Delivery.state == "sending", Delivery.claimed_until < now)))
+
+
+def collect_digests(db: Database, channels: list[Channel], now: datetime) -> int:
+    """Open this interval's digest on every digest channel that has deliveries waiting; how many opened."""
+    opened = 0
+    for chan in channels:
+        if chan.digest_minutes is not None and _collect(db, chan.name, period_end(now, chan.digest_minutes), now):
+            opened += 1
+    return opened
+
+
+def _collect(db: Database, channel: str, boundary: datetime, now: datetime) -> bool:
+    with db.session() as s:
+        if s.scalar(select(Delivery.id).where(_waiting(channel, boundary, now)).limit(1)) is None:
+            return False
+        try:
+            with s.begin_nested():
+                digest = Digest(channel=channel, period_end=boundary, created_at=now, next_try_at=now)
+                s.add(digest)
+                s.flush()  # a second sender's row for the same boundary fails here
+                moved = s.execute(update(Delivery).where(_waiting(channel, boundary, now)).values(
+                    digest_id=digest.id, state="pending", claimed_until=None)).rowcount
+                if not moved:
+                    raise _NothingToCollect
+        except (IntegrityError, _NothingToCollect):
+            return False  # this interval's digest exists already: what is left waits for the next
+        return True
+
+
+def digest_message(s: Session, digest: Digest, base_url: str | None) -> tuple[Message | None, dict, int]:  # type: ignore[type-arg]
+    """The digest's message (None when none of its stories exists any more), its webhook JSON and
+    how many deliveries it carries."""
+    members = list(s.scalars(select(Delivery).where(Delivery.digest_id == digest.id)))
+    alerts = list(s.scalars(select(Alert).where(Alert.id.in_([d.alert_id for d in members]))))
+    news = story_news(s, alerts)
+    end = digest.period_end.isoformat(timespec="minutes")
+    payload = digest_payload(digest.id, digest.channel, end, news, len(members))
+    return (render_digest(news, end, base_url) if news else None), payload, len(members)
