@@ -113,3 +113,28 @@ def test_a_merged_story_leads_to_the_story_it_joined(site: Site, rumour: dict[st
     page = site.get(f"/stories/{merged_id}", follow_redirects=False)
     assert page.status_code == 307 and page.headers["location"] == f"/stories/{rumour['story']['id']}"
     assert merged_id not in [s["id"] for s in site.get("/api/stories", params={"limit": 500}).json()]
+
+
+def test_spreading_now_on_both_databases(db_url: str) -> None:
+    """The order's own query (outlets per story since a cutoff) on SQLite and the real PostgreSQL."""
+    from datetime import datetime, timedelta, timezone
+
+    from bench.stories_eval import corpus_settings
+    from spreadwatch.ingest import ingest
+    from spreadwatch.replay import load_corpus
+    from storage import Database
+    from tests.web.conftest import hand_made
+    from web.app import find_stories, recent_outlets
+
+    settings = corpus_settings(load_corpus(), db_url)
+    db = Database(db_url)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for draft in hand_made(now - timedelta(days=400), now):
+        with db.session() as s:
+            ingest(s, draft, settings)
+    with db.session() as s:
+        rows = find_stories(s, now=now)
+        assert [r["title"] for r in rows][0] == "Road closed by floods"
+        assert [r["recent_outlets"] for r in rows] == [2] + [0] * (len(rows) - 1)
+        assert recent_outlets(s, [r["id"] for r in rows], now - timedelta(minutes=90)) == {rows[0]["id"]: 1}
+        assert [r["title"] for r in find_stories(s, since=now - timedelta(days=1), now=now)] == ["Road closed by floods"]
