@@ -137,4 +137,5 @@ def test_spreading_now_on_both_databases(db_url: str) -> None:
         assert [r["title"] for r in rows][0] == "Road closed by floods"
         assert [r["recent_outlets"] for r in rows] == [2] + [0] * (len(rows) - 1)
         assert recent_outlets(s, [r["id"] for r in rows], now - timedelta(minutes=90)) == {rows[0]["id"]: 1}
-        assert [r["title"] for r in find_stories(s, since=now - timedelta(days=1), now=now)] == ["Road closed by floods"]
+        recent = find_stories(s, since=now - timedelta(days=1), now=now)
+        assert [r["title"] for r in recent] == ["Road closed by floods"]
