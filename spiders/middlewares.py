@@ -1,12 +1,15 @@
-"""Downloader middleware: a redirect that comes back to an address already in its own chain."""
+"""Downloader middlewares: a redirect that comes back to an address already in its own chain, and
+robots.txt read as RFC 9309 asks when it fails."""
 
 from __future__ import annotations
 
 from scrapy import Request
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 REDIRECT_LOOP = "redirect loop"  # failures.describe() reads this prefix
+DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
 class RedirectLoopMiddleware:
@@ -26,3 +29,16 @@ class RedirectLoopMiddleware:
         if target in chain:
             raise IgnoreRequest(f"{REDIRECT_LOOP}: {' -> '.join([*chain, target])}")
         return response
+
+
+class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, except that a robots.txt answered with 5xx forbids everything.
+
+    RFC 9309 asks for that (the site may be down, or may be refusing us), and the feed poller does
+    the same; Scrapy would parse the error page as an empty robots.txt and allow everything.
+    """
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500:
+            response = response.replace(body=DISALLOW_ALL)
+        await super()._parse_robots(response, netloc, request)

@@ -164,7 +164,8 @@ class OutletSpider(scrapy.Spider):
             self.context.health.error(outlet, str(error))
         elif request.meta.get("role") == "discovery":
             # an article kept out by robots.txt is normal; a whole sitemap or listing means a useless config
-            self.context.health.error(outlet, f"{request.url}: robots.txt forbids this page to our User-Agent, "
+            self.context.health.error(outlet, f"{request.url}: robots.txt forbids this page to our User-Agent "
+                                              "(or robots.txt itself failed with a 5xx, which forbids all), "
                                               "so this outlet cannot be crawled this way")
         else:
             self.crawler.stats.inc_value("spreadwatch/robots_forbidden")
@@ -214,6 +215,6 @@ def _no_links(response: Response, spec: dict[str, Any], selected: int) -> str:
 
 
 def _declared_charset(response: Response) -> str | None:
-    ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
     m = re.search(r"charset=([\w.:-]+)", ctype)
     return m.group(1) if m else None

@@ -1,5 +1,5 @@
 """Scrapy settings from ours: per-host slots from outlet overrides, depth deep enough for the
-configured pages, and AutoThrottle that never goes below an outlet's delay."""
+configured pages, AutoThrottle that never goes below an outlet's delay, robots.txt per RFC 9309."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
+from spiders import run_crawl
 from spiders.politeness import MIN_DELAY, PoliteThrottle, depth_limit, download_slots, scrapy_settings
+from spreadwatch.localserver import LocalServer, static
 from spreadwatch.settings import HttpSettings, OutletConfig, load_settings
+from tests.spiders.test_sites import settings_for
 
 SETTINGS = load_settings().with_overrides(http=HttpSettings(per_host_delay=1.0, per_host_concurrency=2))
 KOSOVAPRESS = OutletConfig(key="kosovapress", name="KosovaPress", homepage="https://kosovapress.com/",
@@ -51,3 +54,13 @@ def test_autothrottle_keeps_an_outlets_own_delay() -> None:
     assert adjust(AutoThrottle, "https://kosovapress.com/lajme/", 5.0) < 5.0  # Scrapy's would speed up
     assert adjust(PoliteThrottle, "https://kosovapress.com/lajme/", 5.0) == 5.0
     assert adjust(PoliteThrottle, "https://www.tanjug.rs/vest", 5.0) < 5.0  # no override: adapts as usual
+
+
+def test_a_failing_robots_txt_forbids_everything(server: LocalServer, sqlite_url: str) -> None:
+    server.route("/robots.txt", static("<html><h1>503 Service Unavailable</h1></html>", status=503))
+    server.route("/lajme/", static('<h2><a href="/lajmi/1/">Lajmi</a></h2>'))
+    outlet = {"key": "down", "name": "Down", "listings": [{"url": server.url("/lajme/"), "link_selector": "h2 a"}]}
+    report = run_crawl(settings_for(sqlite_url, [outlet]), timeout=240)
+    assert report.error is None and report.ingested == 0
+    assert [r.path for r in server.requests] == ["/robots.txt"]  # RFC 9309: a 5xx robots.txt means "disallow all"
+    assert "robots.txt" in report.outlets["down"].errors[0] and "5xx" in report.outlets["down"].errors[0]
