@@ -192,3 +192,14 @@ def test_disabled_and_feed_only_outlets_are_not_crawled() -> None:
     assert report.outlets == {} and report.error is not None
     assert "ap: disabled" in report.error and "terms forbid automated collection" in report.error
     assert "politico: no sitemaps, listings or json_endpoints" in report.error
+
+
+def test_the_page_limit_stops_a_crawl_and_says_so(sites: Sites, sqlite_url: str) -> None:
+    wp = sites["wordpress"]
+    outlet = {"key": "gazeta-express", "name": "Gazeta Express", "language": "sq",
+              "listings": [{"url": wp.url("/"), "link_selector": "h2.entry-title a",
+                            "next_selector": "a.next.page-numbers::attr(href)", "max_pages": 2}]}
+    report = run_crawl(settings_for(sqlite_url, [outlet]), page_limit=2, timeout=240)  # robots.txt + the listing
+    assert report.error is None and report.finish_reason == "closespider_pagecount"
+    assert "stopped at the page limit" in report.summary()
+    assert report.ingested < 3 and not wp.hits("/page/2/")  # the full crawl stores 3 and reads page 2
