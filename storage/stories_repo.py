@@ -45,22 +45,32 @@ def _live(around: datetime, window: timedelta):  # type: ignore[no-untyped-def]
     return and_(Story.status == "active", Story.last_seen_at >= around - window, Story.first_seen_at <= around + window)
 
 
+# Term weights (idf) are measured against the most recent stories, not only the live ones: with a
+# handful of live stories every shared name looks common (two fragments of one story share all their
+# names, so each would weigh nothing). A bounded background keeps the count an index range scan.
+BACKGROUND_STORIES = 5000
+
+
 def stories_sharing(session: Session, terms: Iterable[str], around: datetime, window: timedelta,
                     limit: int = 50) -> tuple[list[Story], dict[str, int], int]:
-    """Live stories sharing any of these terms (most shared first), each term's story count among
-    live stories, and how many stories are live: the candidates and the idf of the evidence."""
+    """Live stories sharing any of these terms (most shared first), each term's story count in the
+    background collection, and that collection's size: the candidates and the idf of the evidence."""
     terms = list(terms)
-    live = _live(around, window)
-    n_live = session.scalar(select(func.count(Story.id)).where(live)) or 0
+    floor = (session.scalar(select(func.max(Story.id))) or 0) - BACKGROUND_STORIES
+    recent = and_(Story.status == "active", Story.id > floor)
+    n_background = session.scalar(select(func.count(Story.id)).where(recent)) or 0
     if not terms:
-        return [], {}, n_live
-    df = dict(session.execute(select(StoryTerm.term, func.count()).join(Story, Story.id == StoryTerm.story_id)
-                              .where(StoryTerm.term.in_(terms), live).group_by(StoryTerm.term)).all())
+        return [], {}, n_background
+    # story_term holds only active stories' terms (merging deletes the merged story's rows)
+    df = dict(session.execute(select(StoryTerm.term, func.count()).where(StoryTerm.term.in_(terms),
+                                                                        StoryTerm.story_id > floor)
+                              .group_by(StoryTerm.term)).all())
+    live = _live(around, window)
     ids = list(session.scalars(select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
                                .where(StoryTerm.term.in_(terms), live).group_by(StoryTerm.story_id)
                                .order_by(func.count().desc()).limit(limit)))
     stories = list(session.scalars(select(Story).where(Story.id.in_(ids)))) if ids else []
-    return stories, df, n_live
+    return stories, df, n_background
 
 
 def replace_terms(session: Session, story_id: int, terms: Iterable[str]) -> None:
