@@ -49,6 +49,7 @@ class OutletSpider(scrapy.Spider):
         super().__init__(**kw)
         self.outlets = outlets
         self.context = context
+        self._skipped: set[str] = set()  # stored articles' links seen in this crawl
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
@@ -131,7 +132,9 @@ class OutletSpider(scrapy.Spider):
         if pattern and not re.search(pattern, url):
             return
         if url in self.context.known or canonicalize(url) in self.context.known:
-            self.context.health.known(outlet)  # checked here, so no request is ever made for it
+            if url not in self._skipped:  # a link can be in two sitemaps: count the article once
+                self._skipped.add(url)
+                self.context.health.known(outlet)  # checked here, so no request is ever made for it
             return
         yield scrapy.Request(url, self.parse_article, errback=self.failed,
                              meta={"outlet": outlet, "role": "article", "published": published})
