@@ -12,8 +12,9 @@ Jobs (one instance each, misfires coalesced):
 SIGTERM/SIGINT: the scheduler stops, in-flight polls are cancelled (an article being ingested
 commits whole or rolls back whole; a feed whose poll was abandoned keeps its old state and is
 polled again by the next start), 304s already seen are written, a running crawl child is
-terminated, and a running alert send gets `STOP_GRACE_SECONDS` to finish. Blocking jobs run in
-daemon threads, so none of them can hold the process past that.
+terminated, and the blocking jobs still running (an alert send, housekeeping, the crawl's own
+bookkeeping) get `STOP_GRACE_SECONDS` to finish. They run in daemon threads, so none of them can
+hold the process past that.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from storage import Database, utcnow
 
 log = logging.getLogger("spreadwatch.daemon")
 
-STOP_GRACE_SECONDS = 5.0  # how long SIGTERM waits for an alert send or housekeeping in progress
+STOP_GRACE_SECONDS = 5.0  # how long SIGTERM waits for blocking jobs in progress
 SEND_ROUNDS = 10  # sender reruns in a row when new alerts keep arriving while it sends
 T = TypeVar("T")
 
@@ -255,16 +256,19 @@ class Daemon:
             log.info("stopped")
 
     async def stop(self) -> None:
-        """Stop scheduling, abandon in-flight polls, end the crawl child, let a send finish briefly."""
+        """Stop scheduling, abandon in-flight polls, end the crawl, let a send finish briefly."""
         log.info("stopping", extra={"feeds_in_flight": len(self.in_flight)})
         self.scheduler.shutdown(wait=False)
         for task in list(self._cycles):
             task.cancel()
         await asyncio.gather(*self._cycles, return_exceptions=True)  # each one writes its 304s first
         _end_children()
-        finishing = [f for name, f in self._blocking.items() if name != "crawl"]
-        if finishing:
-            await asyncio.wait(finishing, timeout=STOP_GRACE_SECONDS)
+        # the crawl's thread notices its child has gone; a send or housekeeping may finish meanwhile
+        running = dict(self._blocking)
+        if running:
+            _, late = await asyncio.wait(running.values(), timeout=STOP_GRACE_SECONDS)
+            if late:
+                log.warning("abandoned at stop", extra={"jobs": sorted(n for n, f in running.items() if f in late)})
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for t in others:
             t.cancel()
