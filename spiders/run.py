@@ -78,9 +78,10 @@ def _run_child(settings: Settings, outlets: list[OutletConfig], page_limit: int,
     proc.start()
     got = _await_report(proc, reports, timeout, stop)
     _end(proc, wait=5 if isinstance(got, CrawlReport) else 0)
-    if isinstance(got, CrawlReport):
+    if isinstance(got, CrawlReport) and got.error is None:
         return got
-    return _failed(settings, outlets, got)
+    # killed, dead, stopped, or an exception in the child: say so on the outlets too
+    return _failed(settings, outlets, got.error if isinstance(got, CrawlReport) else got)
 
 
 def _await_report(proc: Any, reports: Any, timeout: float, stop: threading.Event) -> CrawlReport | str:
