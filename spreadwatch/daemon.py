@@ -58,11 +58,11 @@ class DaemonState:
 class Daemon:
     """Owns the scheduler, the jobs and the health endpoint."""
 
-    def __init__(self, settings: Settings, *, health_port: int | None = None) -> None:
+    def __init__(self, settings: Settings, *, health_port: int | None = None, health_host: str = "127.0.0.1") -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.state = DaemonState()
-        self.health_port = health_port
+        self.health_port, self.health_host = health_port, health_host
         self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={
             "max_instances": 1, "coalesce": True, "misfire_grace_time": 60})
         self.in_flight: set[int] = set()  # feed ids polled now, or whose 304 is not written yet
@@ -279,7 +279,7 @@ class Daemon:
             return None
         from spreadwatch.health import start_health_server
 
-        return start_health_server(self, self.health_port)
+        return start_health_server(self, self.health_port, self.health_host)
 
 
 def _job(name: str, run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -380,6 +380,8 @@ def configure_logging(*, as_json: bool = False, level: int = logging.INFO) -> No
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations at start, line by line
 
 
-def run_daemon(settings: Settings, *, health_port: int | None = None, log_json: bool = False) -> None:
+def run_daemon(settings: Settings, *, health_port: int | None = None, health_host: str = "127.0.0.1",
+               log_json: bool = False) -> None:
+    """Run the daemon in this process until SIGTERM/SIGINT."""
     configure_logging(as_json=log_json)
-    asyncio.run(Daemon(settings, health_port=health_port).serve())
+    asyncio.run(Daemon(settings, health_port=health_port, health_host=health_host).serve())

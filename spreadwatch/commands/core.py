@@ -38,8 +38,9 @@ def demo(db: Optional[str] = DbOpt, config: Optional[Path] = ConfigOpt,
 
 def run(once: bool = typer.Option(False, "--once", help="One cycle, then exit."),
         config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt,
-        health_port: Optional[int] = typer.Option(None, "--health-port",
-                                                  help="Serve /healthz and /metrics on 127.0.0.1:PORT."),
+        health_port: Optional[int] = typer.Option(None, "--health-port", help="Serve /healthz and /metrics on PORT."),
+        health_host: str = typer.Option("127.0.0.1", "--health-host",
+                                        help="Address for them: 0.0.0.0 in a container, so Prometheus can scrape."),
         log_json: bool = typer.Option(False, "--log-json", envvar="SPREADWATCH_LOG_JSON",
                                       help="Log one JSON object per line instead of key=value text.")) -> None:
     """Poll the configured outlets: once, or as a scheduled daemon."""
@@ -54,7 +55,7 @@ def run(once: bool = typer.Option(False, "--once", help="One cycle, then exit.")
         return
     from spreadwatch.daemon import run_daemon
 
-    run_daemon(settings, health_port=health_port, log_json=log_json)
+    run_daemon(settings, health_port=health_port, health_host=health_host, log_json=log_json)
 
 
 def _progress_line(fr) -> str:  # type: ignore[no-untyped-def]
