@@ -7,8 +7,10 @@ import math
 import smtplib
 import ssl
 from datetime import datetime, timezone
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr, parsedate_to_datetime
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr, parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -45,17 +47,22 @@ def send(channel: Channel, message: Message, payload: dict[str, Any], idempotenc
         raise SendError(str(e)) from None
 
 
-def email_message(channel: Channel, message: Message, key: str) -> EmailMessage:
+def email_message(channel: Channel, message: Message, key: str) -> MIMEMultipart:
     """The MIME message: plain text and HTML alternatives, and a Message-ID that is the same on a resend."""
-    msg = EmailMessage()
-    msg["Subject"], msg["From"], msg["To"] = message.subject, channel.sender, ", ".join(channel.to)
+    msg = MIMEMultipart("alternative")
+    # Header (compat32) rather than EmailMessage's folding, which drops the space between two
+    # encoded words ("që evropianët" arrived as "qëevropianët" in a long non-ASCII subject)
+    msg["Subject"] = Header(message.subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
+    name, address = parseaddr(channel.sender)
+    msg["From"] = formataddr((name, address), charset="utf-8")
+    msg["To"] = ", ".join(channel.to)
     msg["Date"] = formatdate(usegmt=True)
-    domain = parseaddr(channel.sender)[1].rpartition("@")[2] or "spreadwatch.invalid"
+    domain = address.rpartition("@")[2] or "spreadwatch.invalid"
     # stable across attempts, so a receiver can drop the copy a crash after sending makes us repeat
     msg["Message-ID"] = f"<{key}@{domain}>"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to an alert
-    msg.set_content(message.text)
-    msg.add_alternative(message.html, subtype="html")
+    msg.attach(MIMEText(message.text, "plain", "utf-8"))
+    msg.attach(MIMEText(message.html, "html", "utf-8"))
     return msg
 
 

@@ -12,8 +12,9 @@ its outcome is written to all its deliveries at once.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,8 +64,8 @@ def _collect(db: Database, channel: str, boundary: datetime, now: datetime) -> b
                 digest = Digest(channel=channel, period_end=boundary, created_at=now, next_try_at=now)
                 s.add(digest)
                 s.flush()  # a second sender's row for the same boundary fails here
-                moved = s.execute(update(Delivery).where(_waiting(channel, boundary, now)).values(
-                    digest_id=digest.id, state="pending", claimed_until=None)).rowcount
+                moved = _rowcount(s.execute(update(Delivery).where(_waiting(channel, boundary, now)).values(
+                    digest_id=digest.id, state="pending", claimed_until=None)))
                 if not moved:
                     raise _NothingToCollect
         except (IntegrityError, _NothingToCollect):
@@ -81,3 +82,8 @@ def digest_message(s: Session, digest: Digest, base_url: str | None) -> tuple[Me
     end = digest.period_end.isoformat(timespec="minutes")
     payload = digest_payload(digest.id, digest.channel, end, news, len(members))
     return (render_digest(news, end, base_url) if news else None), payload, len(members)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed: the compare-and-set's answer (an UPDATE's result is a CursorResult)."""
+    return int(cast("CursorResult[Any]", result).rowcount)

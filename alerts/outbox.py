@@ -20,9 +20,9 @@ import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import CursorResult, Result, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from alerts.channels import SendError, send
@@ -112,8 +112,8 @@ def _claim(db: Database, model: Outgoing, row_id: int, channels: dict[str, Chann
         if channel not in channels:
             return None
         _lock_channel(s, channel)
-        taken = s.execute(update(model).where(model.id == row_id, _due_condition(model, now))
-                          .values(state="sending", claimed_until=token)).rowcount
+        taken = _rowcount(s.execute(update(model).where(model.id == row_id, _due_condition(model, now))
+                                    .values(state="sending", claimed_until=token)))
         if taken != 1:
             return None  # another sender has it
         free_at = _rate_full(s, channels[channel], model, row_id, now)
@@ -159,8 +159,8 @@ def _send_delivery(db: Database, cfg: AlertSettings, channels: dict[str, Channel
         d = s.get_one(Delivery, delivery_id)
         alert = s.get_one(Alert, d.alert_id)
         if _superseded(s, d, alert):
-            done = s.execute(update(Delivery).where(Delivery.id == d.id, Delivery.claimed_until == token)
-                             .values(state="superseded", claimed_until=None, last_error=None)).rowcount
+            done = _rowcount(s.execute(update(Delivery).where(Delivery.id == d.id, Delivery.claimed_until == token)
+                                       .values(state="superseded", claimed_until=None, last_error=None)))
             report.superseded += done
             return
         news = story_news(s, [alert])
@@ -234,8 +234,8 @@ def _record(db: Database, model: Outgoing, row_id: int, token: datetime, attempt
     """Write the outcome, if this sender still holds the claim; a digest's outcome goes to its deliveries too."""
     values = _outcome(attempts + 1, error, cfg, now)
     with db.session() as s:
-        done = s.execute(update(model).where(model.id == row_id, model.state == "sending",
-                                             model.claimed_until == token).values(**values)).rowcount
+        done = _rowcount(s.execute(update(model).where(model.id == row_id, model.state == "sending",
+                                                       model.claimed_until == token).values(**values)))
         if done != 1:
             log.warning("alert sender lost its claim on %s %d (lease ran out); the new owner records it",
                         model.__tablename__, row_id)
@@ -283,4 +283,9 @@ def requeue_failed(db: Database, channel: str | None = None, now: datetime | Non
         if channel is not None:
             digests, deliveries = digests.where(Digest.channel == channel), deliveries.where(Delivery.channel == channel)
         s.execute(digests.values(**again))
-        return int(s.execute(deliveries.values(**again)).rowcount)
+        return _rowcount(s.execute(deliveries.values(**again)))
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed: the compare-and-set's answer (an UPDATE's result is a CursorResult)."""
+    return int(cast("CursorResult[Any]", result).rowcount)

@@ -22,7 +22,7 @@ KOSOVO = "bild-kosovo-withdrawal"  # Bild's claim, then the Albanian copies: de 
 POLITICO = "politico-kfor-scaleback"  # a second story the default watch matches
 
 
-def settings_with(db_url: str, channels: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None,
+def settings_with(db_url: str, channels: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None, *,
                   base_url: str | None = None, **delivery: float) -> Settings:
     """Only the outlet-count rule unless told otherwise, so each test knows how many alerts to expect."""
     base = corpus_settings(load_corpus(), db_url)
@@ -59,6 +59,13 @@ def story_of(db: Database, url: str) -> int:
         sid = s.scalar(select(Article.story_id).where(Article.url == url))
     assert sid is not None, f"no story holds {url}"
     return sid
+
+
+def body(msg: Any, kind: str) -> str:
+    """The decoded text of a received message's `plain` or `html` part (which must be there)."""
+    part = msg.get_body((kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())
 
 
 def deliveries(db: Database) -> list[tuple[str, str, int]]:

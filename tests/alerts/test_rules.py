@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -87,7 +88,8 @@ def test_new_languages_countries_and_a_denial_each_alert_once(sqlite_url: str) -
 
 def test_a_rule_narrowed_to_a_watch_and_stories_no_watch_matches(sqlite_url: str) -> None:
     other = WatchConfig.model_validate({"name": "lithium", "rules": [{"all": [["lithium"]]}]})
-    rules = [{"name": "kfor", "watch": "kfor-withdrawal", "levels": [3]}, {"name": "lith", "watch": "lithium"}]
+    rules: list[dict[str, Any]] = [{"name": "kfor", "watch": "kfor-withdrawal", "levels": [3]},
+                                   {"name": "lith", "watch": "lithium"}]
     settings = settings_with(sqlite_url, [], rules=rules)
     settings = settings.with_overrides(watches=[*settings.watches, other])
     db = Database(sqlite_url)
