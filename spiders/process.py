@@ -6,6 +6,9 @@ here, so the parent (CLI or daemon) never loads Twisted.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +16,13 @@ from spiders.report import CrawlReport, OutletCrawl
 from spreadwatch.settings import OutletConfig, Settings
 from storage import Database
 
+ORPHAN_GRACE_SECONDS = 30  # after the parent died: time for Scrapy's graceful stop before a hard exit
+
 
 def crawl_child(settings_data: dict[str, Any], keys: list[str], page_limit: int, cache_dir: str | None,
                 soft_timeout: float, queue: Any) -> None:
     """Child process entry: crawl, and always send a report back, a failed one included."""
+    watch_parent(os.getppid())
     try:
         settings = Settings.model_validate(settings_data)
         outlets = [settings.outlet(k) for k in keys]
@@ -65,3 +71,16 @@ def known_urls(db: Database, outlets: list[OutletConfig]) -> set[str]:
         for canonical, url in s.execute(select(Article.canonical_url, Article.url).where(Article.outlet_id.in_(ids))):
             known.update((canonical, url))
     return known
+
+
+def watch_parent(parent: int) -> None:
+    """End this crawl if its parent dies (a SIGKILLed daemon cannot kill it): an orphan would keep
+    crawling next to the crawl of the daemon that replaces it."""
+    def watch() -> None:
+        while os.getppid() == parent:  # ends with the process, or when the parent is gone
+            threading.Event().wait(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # Scrapy stops gracefully: the article being stored commits
+        threading.Event().wait(ORPHAN_GRACE_SECONDS)
+        os._exit(1)  # an open transaction rolls back; nothing half-written
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -203,3 +203,66 @@ def test_the_page_limit_stops_a_crawl_and_says_so(sites: Sites, sqlite_url: str)
     assert report.error is None and report.finish_reason == "closespider_pagecount"
     assert "stopped at the page limit" in report.summary()
     assert report.ingested < 3 and not wp.hits("/page/2/")  # the full crawl stores 3 and reads page 2
+
+
+ORPHAN_SCRIPT = """
+import json, sys, threading, multiprocessing as mp
+from spiders import run_crawl
+from spreadwatch.settings import Settings
+if __name__ == "__main__":
+    settings = Settings.model_validate(json.loads(sys.argv[1]))
+    threading.Thread(target=run_crawl, args=(settings,), daemon=True).start()
+    for _ in range(600):
+        children = [p.pid for p in mp.active_children() if p.name == "spreadwatch-crawl"]
+        if children:
+            print(children[0], flush=True)
+            break
+        threading.Event().wait(0.05)
+    else:
+        print(-1, flush=True)
+    threading.Event().wait(600)
+"""
+
+
+def test_a_crawl_whose_parent_is_killed_ends_itself(sqlite_url: str, tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve_slow_articles(server, count=120)  # a minute of work at half a second per article
+        outlet = {"key": "slow", "name": "Slow", "language": "sq", "concurrency": 1,
+                  "listings": [{"url": server.url("/lajme/"), "link_selector": "h2 a"}]}
+        settings = settings_for(sqlite_url, [outlet])
+        script = tmp_path / "parent.py"
+        script.write_text(ORPHAN_SCRIPT)
+        parent = subprocess.Popen([sys.executable, str(script), settings.model_dump_json()],
+                                  stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        child = -1
+        try:
+            child = int(parent.stdout.readline())  # type: ignore[union-attr]
+            assert child > 0, "the crawl's child process did not start"
+            wait_until(lambda: len(server.hits("/lajme/")) == 1, "the child started crawling")
+            parent.kill()  # as a SIGKILLed daemon: no chance to end its child
+            parent.wait(timeout=10)
+            # well before the minute its work would take: it noticed its parent was gone
+            wait_until(lambda: not running(child), "the orphaned crawl ended itself", seconds=30)
+        finally:
+            parent.kill()
+            if child > 0 and running(child):
+                os.kill(child, signal.SIGKILL)
+        assert sum(len(server.hits(f"/lajmi/{n}/")) for n in range(120)) < 60
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie nobody reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_until(condition: Any, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        threading.Event().wait(0.1)
+    raise AssertionError(f"not within {seconds:.0f} s: {what}")
