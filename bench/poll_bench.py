@@ -1,10 +1,18 @@
-"""How many feeds one process polls per minute when they answer 304.
+"""How many feeds one process polls per minute when they answer 304, with its CPU and memory.
 
 N feeds (default 10,000, ten per outlet) on a local server in a separate process; a first cycle
-stores their ETags, then a second cycle, where every feed answers 304, is timed. Baseline, same run:
-the same number of GETs with a bare httpx.AsyncClient at the same concurrency, no database.
+stores their ETags, then a second cycle, where every feed answers 304, is timed: the due feeds'
+state read in one query, the conditional GETs through the polite client, the 304s written in
+batches. Baselines, same run, same concurrency, no database:
+- bare httpx: the same GETs with an httpx.AsyncClient that reads each (empty) 304 body, so its
+  connection goes back to the pool;
+- bare httpx, body unread: the same, leaving each 304 body unread the way crawler/fetch.py does
+  today, which makes httpx close the connection and open a new one for the next request.
+Several concurrencies can be swept in one run (httpx's AsyncClient slows down as concurrency
+grows, encode/httpx#3215, so more is not always faster). The machine's load average is printed
+with the figures: on a shared machine, read the ratios, not the absolute times.
 
-    python -m bench.poll_bench [--feeds 10000] [--concurrency 16]
+    python -m bench.poll_bench [--feeds 10000] [--concurrency 8,16,32]
 """
 
 from __future__ import annotations
@@ -12,11 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,57 +50,115 @@ threading.Event().wait()
 '''
 
 
-def feeds_per_minute(n: int, concurrency: int) -> dict[str, object]:
+@dataclass
+class Usage:
+    """Wall time, and this process's CPU seconds, over one measured step."""
+
+    wall: float
+    cpu: float
+
+    @property
+    def cpu_share(self) -> float:
+        return self.cpu / self.wall if self.wall else 0.0
+
+
+def measure(run: Any) -> tuple[Any, Usage]:
+    """Run a callable; its result and what it cost this process."""
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    result = run()
+    r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    return result, Usage(t1 - t0, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
+
+
+def rss_mb() -> float:
+    from spreadwatch.metrics import resident_bytes
+
+    return round(resident_bytes() / 2**20, 1)
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
     from alerts.sinks import free_port
-    from spreadwatch.cycle import poll_due, sync_outlets
-    from spreadwatch.settings import HttpSettings, OutletConfig, load_settings
-    from storage import Database
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout and proc.stdout.readline().strip() == "ready"
-        base = f"http://127.0.0.1:{port}/feed?id="
-        with tempfile.TemporaryDirectory() as tmp:
-            outlets = [OutletConfig(key=f"o{j}", name=f"o{j}", feeds=[{"url": f"{base}{j * 10 + k}"} for k in range(10)])
-                       for j in range(n // 10)]
-            http = HttpSettings(per_host_delay=0, per_host_concurrency=concurrency, max_concurrency=concurrency,
-                                retries=0, obey_robots=False)
-            settings = load_settings().with_overrides(database_url=f"sqlite:///{Path(tmp) / 'p.db'}",
-                                                      outlets=outlets, http=http)
-            db = Database(settings.database_url)
-            sync_outlets(db, settings)
-            asyncio.run(poll_due(db, settings, force=True))  # ETags stored
-            t = time.perf_counter()
-            report = asyncio.run(poll_due(db, settings, force=True))
-            ours = time.perf_counter() - t
-            not_modified = sum(f.status == "not-modified" for f in report.feeds)
-        t = time.perf_counter()
-        asyncio.run(_bare(base, n, concurrency))
-        bare = time.perf_counter() - t
-    finally:
-        proc.kill()
-    return {"feeds": n, "not_modified": not_modified, "seconds": round(ours, 1),
-            "feeds_per_minute": round(n / ours * 60), "bare_httpx_seconds": round(bare, 1),
-            "ratio_vs_bare_httpx": round(bare / ours, 2)}
+    assert proc.stdout and proc.stdout.readline().strip() == "ready"
+    return proc, f"http://127.0.0.1:{port}/feed?id="
 
 
-async def _bare(base: str, n: int, concurrency: int) -> None:
+def settings_for(base: str, n: int, concurrency: int, db_path: Path) -> Any:
+    from spreadwatch.settings import FeedConfig, HttpSettings, OutletConfig, load_settings
+
+    outlets = [OutletConfig(key=f"o{j}", name=f"o{j}", feeds=[FeedConfig(url=f"{base}{j * 10 + k}") for k in range(10)])
+               for j in range(n // 10)]
+    http = HttpSettings(per_host_delay=0, per_host_concurrency=concurrency, max_concurrency=concurrency,
+                        retries=0, obey_robots=False)
+    return load_settings().with_overrides(database_url=f"sqlite:///{db_path}", outlets=outlets, http=http)
+
+
+def poll_304s(base: str, n: int, concurrencies: list[int]) -> list[dict[str, Any]]:
+    """The second cycle of our poller at each concurrency, next to both bare-httpx baselines."""
+    from spreadwatch.cycle import poll_due, sync_outlets
+    from storage import Database
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings_for(base, n, concurrencies[0], Path(tmp) / "p.db")
+        db = Database(settings.database_url)
+        sync_outlets(db, settings)
+        _, first = measure(lambda: asyncio.run(poll_due(db, settings, force=True)))  # ETags stored
+        print(f"setup: first cycle (200s, one transaction per feed) {first.wall:.1f} s", file=sys.stderr)
+        for c in concurrencies:
+            settings = settings.with_overrides(http=settings.http.model_copy(
+                update={"per_host_concurrency": c, "max_concurrency": c}))
+            report, ours = measure(lambda: asyncio.run(poll_due(db, settings, force=True)))
+            _, bare = measure(lambda: asyncio.run(bare_gets(base, n, c, read_body=True)))
+            _, unread = measure(lambda: asyncio.run(bare_gets(base, n, c, read_body=False)))
+            rows.append(row(n, c, report, ours, bare, unread))
+            print(json.dumps(rows[-1]), file=sys.stderr)
+        db.dispose()
+    return rows
+
+
+def row(n: int, concurrency: int, report: Any, ours: Usage, bare: Usage, unread: Usage) -> dict[str, Any]:
+    return {"feeds": n, "concurrency": concurrency,
+            "not_modified": sum(f.status == "not-modified" for f in report.feeds),
+            "seconds": round(ours.wall, 1), "feeds_per_minute": round(n / ours.wall * 60),
+            "cpu_seconds": round(ours.cpu, 1), "cpu_share": round(ours.cpu_share, 2), "rss_mb": rss_mb(),
+            "bare_httpx_seconds": round(bare.wall, 1), "ratio_vs_bare_httpx": round(bare.wall / ours.wall, 2),
+            "bare_httpx_unread_304_seconds": round(unread.wall, 1),
+            "ratio_vs_bare_httpx_unread_304": round(unread.wall / ours.wall, 2)}
+
+
+async def bare_gets(base: str, n: int, concurrency: int, *, read_body: bool) -> None:
     sem = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits) as client:
         async def one(i: int) -> None:
             async with sem:
-                r = await client.get(f"{base}{i}", headers={"If-None-Match": "x"})
-                r.raise_for_status()
+                async with client.stream("GET", f"{base}{i}", headers={"If-None-Match": "x"}) as r:
+                    r.raise_for_status()
+                    if read_body:
+                        await r.aread()
         await asyncio.gather(*(one(i) for i in range(n)))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--feeds", type=int, default=10_000)
-    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--concurrency", default="16", help="one or more, comma-separated: 8,16,32")
     args = ap.parse_args()
-    print(json.dumps(feeds_per_minute(args.feeds, args.concurrency), indent=2))
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    load_before = os.getloadavg()
+    server, base = start_server()
+    try:
+        rows = poll_304s(base, args.feeds, concurrencies)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    print(json.dumps({"cpus": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before],
+                      "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                      "runs": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -154,7 +154,9 @@ def _sqlite_file_missing(url: str) -> bool:
 
     parsed = make_url(url)
     db = parsed.database
-    return parsed.get_backend_name() == "sqlite" and bool(db) and db != ":memory:" and not Path(db).expanduser().exists()
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return False
+    return not Path(db).expanduser().exists()
 
 
 def _check_sqlite_folder(console: Console, url: str) -> bool:

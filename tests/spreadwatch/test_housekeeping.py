@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bench.stories_eval import corpus_settings, drafts
 from spreadwatch.housekeeping import housekeep
@@ -34,3 +34,34 @@ def test_retention_keeps_history_and_drops_only_old_text(db_url: str) -> None:
         assert sum(1 for a in s.scalars(select(Article)) if a.text) == 5
         assert story_history(s, story_id) is not None
     assert housekeep(db, settings).texts_dropped == 0  # retention 0: keep everything
+
+
+def test_space_freed_by_retention_is_given_back_where_due(db_url: str) -> None:
+    corpus = load_corpus()
+    settings = corpus_settings(corpus, db_url)
+    db = Database(db_url)
+    for label, draft in drafts(corpus)[:6]:
+        with db.session() as s:
+            ingest(s, draft, settings)
+    quiet = housekeep(db, settings)  # nothing dropped: statistics only, no vacuum
+    assert quiet.analyzed and not quiet.vacuumed and quiet.texts_dropped == 0
+    with db.session() as s:  # six long articles, all past retention
+        s.execute(update(Article).values(text="lajm " * 60_000, first_seen_at=utcnow() - timedelta(days=100)))
+    keep = settings.with_overrides(poll=settings.poll.model_copy(update={"retention_days": 30}))
+    before = database_bytes(db)
+    report = housekeep(db, keep)
+    assert report.texts_dropped == 6 and report.analyzed and report.vacuumed
+    if db.engine.dialect.name == "sqlite":
+        assert report.free_share > 0.25
+        assert database_bytes(db) < before / 4  # the file shrank: 1.8 MB of text went
+    with db.session() as s:
+        assert all(a.text == "" and a.minhash for a in s.scalars(select(Article)))
+
+
+def database_bytes(db: Database) -> int:
+    with db.engine.connect() as c:
+        if db.engine.dialect.name == "sqlite":
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return int(c.exec_driver_sql("PRAGMA page_count").scalar() or 0) * int(
+                c.exec_driver_sql("PRAGMA page_size").scalar() or 0)
+        return int(c.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0)
