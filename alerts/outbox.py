@@ -62,17 +62,27 @@ def send_due(db: Database, settings: Settings, now: datetime | None = None, limi
     report = SendReport()
     _note_unconfigured(db, cfg, report)
     collect_digests(db, cfg.channels, clock())
-    channels = {c.name: c for c in cfg.channels}
-    for digest_id in _due(db, Digest, list(channels), clock(), limit):
-        token = _claim(db, Digest, digest_id, channels, clock(), cfg, report)
-        if token is not None:
-            _send_digest(db, cfg, channels, digest_id, token, clock, report)
-    single = [c.name for c in cfg.channels if c.digest_minutes is None]
-    for delivery_id in _due(db, Delivery, single, clock(), limit):
-        token = _claim(db, Delivery, delivery_id, channels, clock(), cfg, report)
-        if token is not None:
-            _send_delivery(db, cfg, channels, delivery_id, token, clock, report)
+    for chan in cfg.channels:  # one channel's backlog never holds up another's alerts
+        _send_channel(db, cfg, chan, clock, limit, report)
     return report
+
+
+def _send_channel(db: Database, cfg: AlertSettings, chan: Channel, clock: Callable[[], datetime], limit: int,
+                  report: SendReport) -> None:
+    """The channel's due digests, then its due single deliveries, oldest first, until its rate limit
+    says wait: the rest keep their place in the queue for the next run."""
+    for model in (Digest, Delivery):
+        if model is Delivery and chan.digest_minutes is not None:
+            continue  # its deliveries go out in digests
+        due = _due(db, model, chan.name, clock(), limit)
+        for i, row_id in enumerate(due):
+            token = _claim(db, model, row_id, chan, clock(), cfg)
+            if token == DEFERRED:
+                report.deferred += len(due) - i
+                return
+            if isinstance(token, datetime):
+                deliver = _send_digest if model is Digest else _send_delivery
+                deliver(db, cfg, chan, row_id, token, clock, report)
 
 
 def _note_unconfigured(db: Database, cfg: AlertSettings, report: SendReport) -> None:
@@ -92,9 +102,9 @@ def _due_condition(model: Outgoing, now: datetime):  # type: ignore[no-untyped-d
                and_(model.state == "sending", model.claimed_until < now))
 
 
-def _due(db: Database, model: Outgoing, channels: list[str], now: datetime, limit: int) -> list[int]:
+def _due(db: Database, model: Outgoing, channel: str, now: datetime, limit: int) -> list[int]:
     with db.session() as s:
-        q = select(model.id).where(_due_condition(model, now), model.channel.in_(channels))
+        q = select(model.id).where(_due_condition(model, now), model.channel == channel)
         if model is Delivery:
             q = q.where(Delivery.digest_id.is_(None))  # those go out with their digest
         return list(s.scalars(q.order_by(model.next_try_at, model.id).limit(limit)))
@@ -103,26 +113,31 @@ def _due(db: Database, model: Outgoing, channels: list[str], now: datetime, limi
 # ------------------------------------------------------------------ claiming, within the rate limit
 
 
-def _claim(db: Database, model: Outgoing, row_id: int, channels: dict[str, Channel], now: datetime,
-           cfg: AlertSettings, report: SendReport) -> datetime | None:
-    """Take the row for this sender: its lease's end (the claim token), or None if taken or deferred."""
+class _RateFull(Exception):
+    """Raised inside the claim's transaction so that the claim is rolled back with it."""
+
+
+DEFERRED = "deferred"
+
+
+def _claim(db: Database, model: Outgoing, row_id: int, chan: Channel, now: datetime,
+           cfg: AlertSettings) -> datetime | str | None:
+    """Take the row for this sender: its lease's end (the claim token); None if another sender
+    has it; DEFERRED if the channel's rate limit is spent (then nothing is written)."""
     token = now + timedelta(seconds=cfg.delivery.lease_seconds)
-    with db.session() as s:
-        channel = s.scalar(select(model.channel).where(model.id == row_id))
-        if channel not in channels:
-            return None
-        _lock_channel(s, channel)
-        taken = _rowcount(s.execute(update(model).where(model.id == row_id, _due_condition(model, now))
-                                    .values(state="sending", claimed_until=token)))
-        if taken != 1:
-            return None  # another sender has it
-        free_at = _rate_full(s, channels[channel], model, row_id, now)
-        if free_at is None:
+    try:
+        with db.session() as s:
+            _lock_channel(s, chan.name)
+            # claiming first takes SQLite's write lock, so the count below is the only one running
+            taken = _rowcount(s.execute(update(model).where(model.id == row_id, _due_condition(model, now))
+                                        .values(state="sending", claimed_until=token)))
+            if taken != 1:
+                return None
+            if _rate_full(s, chan, model, row_id, now):
+                raise _RateFull
             return token
-        s.execute(update(model).where(model.id == row_id).values(state="pending", claimed_until=None,
-                                                                   next_try_at=free_at))
-        report.deferred += 1
-        return None
+    except _RateFull:
+        return DEFERRED
 
 
 def _lock_channel(s: Session, channel: str) -> None:
@@ -131,29 +146,26 @@ def _lock_channel(s: Session, channel: str) -> None:
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"spreadwatch-rate:{channel}".encode())})
 
 
-def _rate_full(s: Session, channel: Channel, model: Outgoing, row_id: int, now: datetime) -> datetime | None:
-    """When the channel may send again, if its last minute's budget is spent; None if it may now."""
+def _rate_full(s: Session, channel: Channel, model: Outgoing, row_id: int, now: datetime) -> bool:
+    """Whether the channel's budget for the last minute is spent, counting messages in flight."""
     since = now - RATE_WINDOW
-    sent: list[datetime] = []
-    in_flight = 0
+    used = 0
     for m in (Delivery, Digest):
         own = [m.channel == channel.name]
         if m is Delivery:
             own.append(Delivery.digest_id.is_(None))  # a digest's deliveries are one message, counted there
-        sent += s.scalars(select(m.sent_at).where(*own, m.state == "sent", m.sent_at >= since))
+        sent = select(func.count()).select_from(m).where(*own, m.state == "sent", m.sent_at >= since)
         busy = select(func.count()).select_from(m).where(*own, m.state == "sending", m.claimed_until >= now)
         if m is model:
             busy = busy.where(m.id != row_id)
-        in_flight += s.scalar(busy) or 0
-    if len(sent) + in_flight < channel.rate_per_minute:
-        return None
-    return min([*sent, now]) + RATE_WINDOW
+        used += (s.scalar(sent) or 0) + (s.scalar(busy) or 0)
+    return used >= channel.rate_per_minute
 
 
 # ------------------------------------------------------------------ sending
 
 
-def _send_delivery(db: Database, cfg: AlertSettings, channels: dict[str, Channel], delivery_id: int,
+def _send_delivery(db: Database, cfg: AlertSettings, channel: Channel, delivery_id: int,
                    token: datetime, clock: Callable[[], datetime], report: SendReport) -> None:
     with db.session() as s:
         d = s.get_one(Delivery, delivery_id)
@@ -165,7 +177,7 @@ def _send_delivery(db: Database, cfg: AlertSettings, channels: dict[str, Channel
             return
         news = story_news(s, [alert])
         key = _key("delivery", d.id, alert.id, alert.story_id, alert.rule, alert.level, alert.created_at, d.channel)
-        attempts, channel = d.attempts, channels[d.channel]
+        attempts = d.attempts
     message: Message | None = None
     if news:
         message = render(news[0].alerts[-1], news[0].history, cfg.base_url, news[0].terms)
@@ -174,13 +186,13 @@ def _send_delivery(db: Database, cfg: AlertSettings, channels: dict[str, Channel
     _record(db, Delivery, delivery_id, token, attempts, error, cfg, clock(), report, channel.name)
 
 
-def _send_digest(db: Database, cfg: AlertSettings, channels: dict[str, Channel], digest_id: int,
+def _send_digest(db: Database, cfg: AlertSettings, channel: Channel, digest_id: int,
                  token: datetime, clock: Callable[[], datetime], report: SendReport) -> None:
     with db.session() as s:
         digest = s.get_one(Digest, digest_id)
         message, payload, carried = digest_message(s, digest, cfg.base_url)
         key = _key("digest", digest.id, digest.channel, digest.period_end, digest.created_at)
-        attempts, channel = digest.attempts, channels[digest.channel]
+        attempts = digest.attempts
     error = _attempt(channel, message, payload, key, f"none of the stories of digest {digest_id} exists any more")
     sent_before = report.sent
     _record(db, Digest, digest_id, token, attempts, error, cfg, clock(), report, channel.name)

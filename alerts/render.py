@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,16 @@ def merge_alerts(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+def _web(url: str) -> bool:
+    """Only http(s) links are made clickable: a feed could carry `javascript:` or worse."""
+    return urlsplit(url or "").scheme.lower() in ("http", "https")
+
+
+def _a(url: str, label: str) -> str:
+    e = html.escape
+    return f"<a href=\"{e(url)}\">{e(label)}</a>" if _web(url) else f"{e(label)} ({e(url)})"
+
+
 def _story_url(history: dict[str, Any], base_url: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/stories/{history['story']['id']}" if base_url else None
 
@@ -126,14 +137,14 @@ def _html_story(news: StoryNews, base_url: str | None, timeline_limit: int | Non
     rows = "".join(
         f"<tr><td>{e(_offset(a['delay_seconds']))}</td><td>{e(a['outlet_name'])}</td><td>{e(a['language'])}</td>"
         f"<td>{e(a['kind'])}{' ← ' + e(a['source_outlet']) if a['source_outlet'] else ''}</td>"
-        f"<td><a href=\"{e(a['url'])}\">{e(a['title'])}</a></td></tr>" for a in arts[:timeline_limit])
+        f"<td>{_a(a['url'], a['title'])}</td></tr>" for a in arts[:timeline_limit])
     hidden = len(arts) - len(arts[:timeline_limit])
     more = f"<p>… and {hidden} more articles</p>" if hidden else ""
     url = _story_url(news.history, base_url)
-    link = f"<p><a href=\"{e(url)}\">Open the story</a></p>" if url else ""
+    link = f"<p>{_a(url, 'Open the story')}</p>" if url else ""
     terms = f"<p>Matched terms: {e(', '.join(news.terms))}</p>" if news.terms else ""
     happened = "".join(f"<li>{e(what_happened(a))}</li>" for a in news.alerts)
-    return (f"<ul>{happened}</ul><p>Origin: <a href=\"{e(origin['url'])}\">{e(origin['title'])}</a> — "
+    return (f"<ul>{happened}</ul><p>Origin: {_a(origin['url'], origin['title'])} — "
             f"{e(origin['outlet_name'])} ({e(origin['language'])}), "
             f"{e(origin['published_at'] or origin['first_seen_at'] or '')}</p>"
             f"<table border=\"1\" cellpadding=\"4\"><tr><th>since origin</th><th>outlet</th><th>lang</th>"
@@ -149,7 +160,8 @@ def _md(text: str) -> str:
 
 
 def _slack_link(url: str, label: str) -> str:
-    return f"<{_md(url)}|{_md(_oneline(label, 90)).replace('|', '¦')}>"
+    text = _md(_oneline(label, 90))
+    return f"<{_md(url)}|{text.replace('|', '¦')}>" if _web(url) else f"{text} ({_md(url)})"
 
 
 def _slack_story(news: StoryNews, base_url: str | None, limit: int, title: str | None) -> str:

@@ -167,3 +167,17 @@ def test_deliveries_for_a_channel_that_is_gone_wait_and_are_named(sqlite_url: st
         assert report.errors == ["old-desk: 1 deliveries wait for a channel of this name, which is not configured"]
         assert sorted(deliveries(db)) == [("desk", "sent", 1), ("old-desk", "pending", 0)]
         assert send_due(db, old).sent == 1  # the channel is back: the alert goes out
+
+
+def test_a_channel_held_by_its_rate_limit_does_not_hold_up_another(sqlite_url: str) -> None:
+    with SMTPSink() as sink:
+        slow, fast = email_channel(sink.port, rate_per_minute=2), email_channel(sink.port, name="chief")
+        settings = settings_with(sqlite_url, [slow, fast], rules=BURST_RULES)
+        db = Database(sqlite_url)
+        ingest_story(db, settings, KOSOVO, upto=3)  # 15 alerts, each to both channels
+        report = send_due(db, settings, limit=10)
+        assert (report.sent, report.deferred) == (2 + 10, 8)
+        with db.session() as s:
+            sent = dict(s.execute(select(Delivery.channel, func.count()).where(Delivery.state == "sent")
+                                  .group_by(Delivery.channel)).all())
+        assert sent == {"desk": 2, "chief": 10}
