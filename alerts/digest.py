@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Result, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ def period_end(now: datetime, minutes: float) -> datetime:
     return EPOCH + timedelta(microseconds=elapsed - elapsed % step)
 
 
-def _waiting(channel: str, boundary: datetime, now: datetime):  # type: ignore[no-untyped-def]
+def _waiting(channel: str, boundary: datetime, now: datetime) -> ColumnElement[bool]:
     """Deliveries of the channel in no digest yet that became due before the boundary (or whose
     single-message sender died, when the channel was switched to digests under it)."""
     return and_(Delivery.channel == channel, Delivery.digest_id.is_(None),
@@ -73,7 +73,7 @@ def _collect(db: Database, channel: str, boundary: datetime, now: datetime) -> b
         return True
 
 
-def digest_message(s: Session, digest: Digest, base_url: str | None) -> tuple[Message | None, dict, int]:  # type: ignore[type-arg]
+def digest_message(s: Session, digest: Digest, base_url: str | None) -> tuple[Message | None, dict[str, Any], int]:
     """The digest's message (None when none of its stories exists any more), its webhook JSON and
     how many deliveries it carries."""
     members = list(s.scalars(select(Delivery).where(Delivery.digest_id == digest.id)))

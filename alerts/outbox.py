@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, cast
 
-from sqlalchemy import CursorResult, Result, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, CursorResult, Result, and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from alerts.channels import SendError, send
@@ -97,7 +97,7 @@ def _note_unconfigured(db: Database, cfg: AlertSettings, report: SendReport) -> 
             log.warning(msg)
 
 
-def _due_condition(model: Outgoing, now: datetime):  # type: ignore[no-untyped-def]
+def _due_condition(model: Outgoing, now: datetime) -> ColumnElement[bool]:
     return or_(and_(model.state == "pending", model.next_try_at <= now),
                and_(model.state == "sending", model.claimed_until < now))
 
