@@ -1,24 +1,26 @@
 """Placing an article in a story: storage gathers the candidates, stories/ decides, storage writes.
 
 Called by ingest() inside the article's transaction, after the article row (with its watch
-matches) is flushed.
+matches) is flushed. The usual newcomer is the latest article of its story; then only its own
+edge, the story's counts and its index terms change, and nothing else is rewritten. An article
+that arrives out of order (published before others of its story) or that merges stories has the
+whole tree rebuilt, so the result never depends on arrival order.
 """
 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from spreadwatch.settings import Settings
 from storage import stories_repo as repo
 from storage.models import Article, Story
 from stories.attribution import alias_tokens, credited_outlets, is_denial
-from stories.cluster import Candidate, StoryProfile, assign, idf_from_counts, same_story, story_terms
+from stories.cluster import Candidate, Decision, StoryProfile, assign, idf_from_counts, same_story, story_terms
 from stories.features import Features, band_keys, extract_features, pack, unpack
-from stories.propagation import Node, build_tree
-
-MAX_TREE = 400  # a story bigger than this keeps its tree and only places newcomers (cost stays flat)
+from stories.propagation import Edge, Node, build_tree, edge_for, sources_before
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Placement:
     merged_story_ids: list[int] = field(default_factory=list)
     changed_story_ids: list[int] = field(default_factory=list)
     reason: str = ""
+    articles: list[Article] = field(default_factory=list)  # the story's articles, for the alert rules
 
 
 class _FeatureCache:
@@ -60,27 +63,23 @@ def outlet_aliases(settings: Settings) -> dict[str, list[tuple[str, ...]]]:
     return hit[1]
 
 
+@dataclass
+class Choice:
+    """The decision for one article, and what was computed on the way that the writes reuse."""
+
+    decision: Decision
+    band_keys: list[int]
+    when: datetime
+    window: timedelta
+
+
 def place_article(session, article: Article, settings: Settings) -> Placement:  # type: ignore[no-untyped-def]
-    """Index the article, join or start a story (merging any it bridges), rebuild that story's tree."""
-    feats = _features.get(article)
-    article.minhash = pack(feats.signature)
-    keys = band_keys(feats.signature)
-    repo.save_bands(session, article.id, keys)
-    when = repo.article_time(article)
-    window = timedelta(hours=settings.stories.window_hours)
-    hashed = [Candidate(a.id, a.story_id, _features.get(a)) for a in repo.same_hash(session, article.content_hash, article.id)]
-    near = [Candidate(a.id, a.story_id, _stored(a)) for a in
-            repo.articles_by_id(session, repo.lsh_candidates(session, keys, article.id)) if a.story_id]
-    credits = frozenset(c.outlet for c in credited_outlets(feats.folded_text.split(), outlet_aliases(settings),
-                                                           article.outlet.key))
-    terms = set(feats.names) | {"#" + n for n in feats.numbers} | {"@" + c for c in credits}
-    # only stories sharing some evidence are scored (the index), weighted against all live stories
-    stories, df, n_live = repo.stories_sharing(session, terms, when, window)
-    idf = idf_from_counts(df, n_live)
-    decision = assign(feats, when, hashed, near, [_profile(s) for s in stories], window, credits, idf)
+    """Index the article, join or start a story (merging any it bridges), update that story's tree."""
+    choice = choose_story(session, article, settings)
+    repo.save_bands(session, article.id, choice.band_keys)
+    decision = choice.decision
     if decision.story_id is None:
-        story = repo.new_story(session, article)
-        created = True
+        story, created = repo.new_story(session, article), True
     else:
         article.story_id, created = decision.story_id, False
         story = session.get_one(Story, decision.story_id)
@@ -88,49 +87,116 @@ def place_article(session, article: Article, settings: Settings) -> Placement:  
     if merged:
         repo.merge_stories(session, story.id, merged)
     session.flush()
-    rebuild_story(session, story, settings)
-    profile = _profile(story)
-    others, df, n_live = repo.stories_sharing(session, story_terms(profile), when, window)
-    twins = same_story(profile, [_profile(s) for s in others], window, idf_from_counts(df, n_live))
+    articles, changed = update_story(session, story, article, settings, rebuild=bool(merged) or created)
+    # whether the story now tells the same facts as another can only change with its index terms
+    twins = _twins(session, story, choice.when, choice.window) if changed else []
     if twins:
         repo.merge_stories(session, story.id, twins)
         merged += twins
         session.flush()
-        rebuild_story(session, story, settings)
-    return Placement(story.id, created, merged, [story.id], decision.reason)
+        articles, _ = update_story(session, story, article, settings, rebuild=True)
+    return Placement(story.id, created, merged, [story.id], decision.reason, articles)
 
 
-def _stored(a: Article) -> Features:
-    """A candidate's features; its stored signature avoids re-hashing its text."""
-    if a.minhash:
-        return Features(a.content_hash, unpack(a.minhash), frozenset(), frozenset(), frozenset(), a.language)
-    return _features.get(a)
+def choose_story(session, article: Article, settings: Settings) -> Choice:  # type: ignore[no-untyped-def]
+    """Which story the article belongs to (reads only): identical text, copies found through the
+    LSH index, then the stories that share its names, numbers and credited outlets."""
+    feats = _features.get(article)
+    article.minhash = pack(feats.signature)
+    keys = band_keys(feats.signature)
+    when = repo.article_time(article)
+    window = timedelta(hours=settings.stories.window_hours)
+    # identical normalised text has identical features: the stored twin needs no recomputing
+    hashed = [Candidate(aid, sid, feats) for aid, sid in repo.same_hash(session, article.content_hash, article.id)]
+    near = [Candidate(aid, sid, _signature_only(sig, article.language))
+            for aid, sid, sig in repo.lsh_candidates(session, keys, article.id)]
+    credits = frozenset(c.outlet for c in credited_outlets(feats.folded_text.split(), outlet_aliases(settings),
+                                                           article.outlet.key))
+    terms = set(feats.names) | {"#" + n for n in feats.numbers} | {"@" + c for c in credits}
+    # only stories sharing some evidence are scored (the index), weighted against recent stories
+    stories, df, n_background = repo.stories_sharing(session, terms, when, window)
+    decision = assign(feats, when, hashed, near, [_profile(s) for s in stories], window, credits,
+                      idf_from_counts(df, n_background))
+    return Choice(decision, keys, when, window)
 
 
-def _profile(s: Story) -> StoryProfile:
+def _twins(session, story: Story, when, window: timedelta) -> list[int]:  # type: ignore[no-untyped-def]
+    """Other live stories telling the same facts as this one (e.g. a relay chain that began in
+    another language before its original arrived): to merge into it."""
+    profile = _profile(story)
+    others, df, n_background = repo.stories_sharing(session, story_terms(profile), when, window)
+    return same_story(profile, [_profile(s) for s in others], window, idf_from_counts(df, n_background))
+
+
+def _signature_only(minhash: bytes, language: str) -> Features:
+    """A candidate as the copy test sees it: its stored signature, no text re-read or re-hashed."""
+    return Features("", unpack(minhash), frozenset(), frozenset(), frozenset(), language)
+
+
+def _profile(s: Any) -> StoryProfile:
+    """A story's evidence, from a Story or a row with its id, fingerprint and first/last seen times."""
     fp = s.fingerprint or {}
     return StoryProfile(s.id, Counter(fp.get("names", {})), Counter(fp.get("numbers", {})), set(fp.get("urls", [])),
                         s.first_seen_at, s.last_seen_at, int(fp.get("size", 1)), set(fp.get("outlets", [])))
 
 
-def rebuild_story(session, story: Story, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def update_story(session, story: Story, article: Article, settings: Settings, *,  # type: ignore[no-untyped-def]
+                 rebuild: bool = False) -> tuple[list[Article], bool]:
+    """Bring the story's tree, summary and index terms up to date after `article` joined it;
+    returns the story's articles (by publication) and whether its index terms changed."""
+    articles = sorted(repo.story_articles(session, story.id), key=lambda a: (repo.article_time(a), a.id))
+    if rebuild or articles[-1].id != article.id or not story.fingerprint:
+        return articles, rebuild_story(session, story, settings, articles)
+    return articles, _extend_story(session, story, articles, settings)
+
+
+def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-untyped-def]
+                  articles: list[Article] | None = None) -> bool:
     """Recompute the propagation tree and summary of a story from all its articles."""
-    articles = repo.story_articles(session, story.id)
-    if len(articles) > MAX_TREE:
-        articles = sorted(articles, key=lambda a: (repo.article_time(a), a.id))[:MAX_TREE]
-    nodes, names, numbers = [], Counter(), Counter()  # type: ignore[var-annotated]
+    if articles is None:
+        articles = sorted(repo.story_articles(session, story.id), key=lambda a: (repo.article_time(a), a.id))
+    edges = build_tree([_node(a) for a in articles], outlet_aliases(settings))
+    repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
+    names, numbers = Counter(), Counter()  # type: ignore[var-annotated]
     for a in articles:
         f = _features.get(a)
         names.update(f.names)
         numbers.update(f.numbers)
-        nodes.append(Node(a.id, a.outlet.key, a.language, repo.article_time(a), a.canonical_url, f,
-                          f.folded_text.split(), is_denial(a.title, a.text)))
-    edges = build_tree(nodes, outlet_aliases(settings))
-    repo.replace_links(session, [a.id for a in articles], [
-        {"article_id": e.article_id, "source_article_id": e.source_id, "kind": e.kind, "score": e.score,
-         "evidence": e.evidence} for e in edges])
+    return _write_summary(session, story, articles, edges[0].article_id, names, numbers)
+
+
+def _extend_story(session, story: Story, articles: list[Article], settings: Settings) -> bool:  # type: ignore[no-untyped-def]
+    """The newcomer is the story's latest article: add its edge and its counts; nothing else moves."""
+    nodes = [_node(a, whole=False) for a in articles[:-1]] + [_node(articles[-1])]
+    edge = edge_for(nodes[-1], sources_before(nodes, len(nodes) - 1), outlet_aliases(settings))
+    repo.replace_links(session, [edge.article_id], [_link_row(edge)])
+    fp = story.fingerprint
+    names, numbers = Counter(fp.get("names", {})), Counter(fp.get("numbers", {}))
+    names.update(nodes[-1].features.names)
+    numbers.update(nodes[-1].features.numbers)
+    origin = story.origin_article_id if story.origin_article_id is not None else articles[0].id
+    return _write_summary(session, story, articles, origin, names, numbers)
+
+
+def _write_summary(session, story: Story, articles: list[Article], origin_id: int,  # type: ignore[no-untyped-def]
+                   names: Counter[str], numbers: Counter[str]) -> bool:
     urls = {a.canonical_url for a in articles}
-    repo.refresh_story(session, story, articles, edges[0].article_id,
+    repo.refresh_story(session, story, articles, origin_id,
                        {**repo.fingerprint(names, numbers, urls), "size": len(articles),
                         "outlets": sorted({a.outlet.key for a in articles})})
-    repo.replace_terms(session, story.id, story_terms(_profile(story)))
+    return repo.replace_terms(session, story.id, story_terms(_profile(story)))
+
+
+def _node(a: Article, *, whole: bool = True) -> Node:
+    """An article as the tree sees it; `whole=False` leaves out what only its own edge needs."""
+    f = _features.get(a)
+    if not whole:
+        return Node(a.id, a.outlet.key, a.language, repo.article_time(a), a.canonical_url, f, [])
+    return Node(a.id, a.outlet.key, a.language, repo.article_time(a), a.canonical_url, f,
+                f.folded_text.split(), is_denial(a.title, a.text))
+
+
+def _link_row(e: Edge) -> dict[str, Any]:
+    return {"article_id": e.article_id, "source_article_id": e.source_id, "kind": e.kind, "score": e.score,
+            "evidence": e.evidence}
+

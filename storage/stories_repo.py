@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Article, Link, LshBand, Story, StoryTerm
@@ -16,29 +16,28 @@ from storage.queries import iso
 # ------------------------------------------------------------------ the dedup index
 
 
+# Index rows are written with Core executemany, not as ORM objects: the unit of work costs about
+# a tenth of a millisecond per object, and an article writes dozens of these rows.
+
 def save_bands(session: Session, article_id: int, keys: list[int]) -> None:
-    session.add_all(LshBand(article_id=article_id, band=b, key=k) for b, k in enumerate(keys))
+    session.execute(insert(LshBand), [{"article_id": article_id, "band": b, "key": k} for b, k in enumerate(keys)])
 
 
-def lsh_candidates(session: Session, keys: list[int], exclude: int, limit: int = 50) -> list[int]:
-    """Articles sharing at least one LSH band with these keys, most shared bands first."""
+def lsh_candidates(session: Session, keys: list[int], exclude: int, limit: int = 50) -> list[tuple[int, int, bytes]]:
+    """(id, story id, signature) of placed articles sharing an LSH band with these keys, most bands first."""
     cond = or_(*(and_(LshBand.band == b, LshBand.key == k) for b, k in enumerate(keys)))
-    q = (select(LshBand.article_id).where(cond, LshBand.article_id != exclude)
-         .group_by(LshBand.article_id).order_by(func.count().desc()).limit(limit))
-    return list(session.scalars(q))
+    ids = (select(LshBand.article_id).where(cond, LshBand.article_id != exclude)
+           .group_by(LshBand.article_id).order_by(func.count().desc()).limit(limit))
+    q = select(Article.id, Article.story_id, Article.minhash).where(
+        Article.id.in_(ids), Article.story_id.is_not(None), Article.minhash.is_not(None))
+    return [(aid, sid, sig) for aid, sid, sig in session.execute(q)]
 
 
-def same_hash(session: Session, content_hash: str, exclude: int) -> list[Article]:
-    q = select(Article).where(Article.content_hash == content_hash, Article.id != exclude,
-                              Article.story_id.is_not(None)).order_by(Article.id).limit(5)
-    return list(session.scalars(q))
-
-
-def articles_by_id(session: Session, ids: Iterable[int]) -> list[Article]:
-    ids = list(ids)
-    if not ids:
-        return []
-    return list(session.scalars(select(Article).where(Article.id.in_(ids)).options(selectinload(Article.outlet))))
+def same_hash(session: Session, content_hash: str, exclude: int) -> list[tuple[int, int]]:
+    """(id, story id) of placed articles with the same normalised text."""
+    q = (select(Article.id, Article.story_id).where(Article.content_hash == content_hash, Article.id != exclude,
+                                                    Article.story_id.is_not(None)).order_by(Article.id).limit(5))
+    return [(aid, sid) for aid, sid in session.execute(q)]
 
 
 def _live(around: datetime, window: timedelta):  # type: ignore[no-untyped-def]
@@ -52,30 +51,39 @@ BACKGROUND_STORIES = 5000
 
 
 def stories_sharing(session: Session, terms: Iterable[str], around: datetime, window: timedelta,
-                    limit: int = 50) -> tuple[list[Story], dict[str, int], int]:
-    """Live stories sharing any of these terms (most shared first), each term's story count in the
+                    limit: int = 50) -> tuple[list[Any], dict[str, int], int]:
+    """Live stories sharing any of these terms (most shared first), as rows with the columns a
+    profile needs (id, fingerprint, first_seen_at, last_seen_at); each term's story count in the
     background collection, and that collection's size: the candidates and the idf of the evidence."""
     terms = list(terms)
-    floor = (session.scalar(select(func.max(Story.id))) or 0) - BACKGROUND_STORIES
-    recent = and_(Story.status == "active", Story.id > floor)
-    n_background = session.scalar(select(func.count(Story.id)).where(recent)) or 0
+    newest = session.scalar(select(func.max(Story.id))) or 0
+    floor = newest - BACKGROUND_STORIES
+    # the background's size is its id range: merged stories in it are few, and counting them out
+    # would read thousands of rows per article
+    n_background = newest - max(floor, 0)
     if not terms:
         return [], {}, n_background
     # story_term holds only active stories' terms (merging deletes the merged story's rows)
     df = dict(session.execute(select(StoryTerm.term, func.count()).where(StoryTerm.term.in_(terms),
                                                                         StoryTerm.story_id > floor)
                               .group_by(StoryTerm.term)).all())
-    live = _live(around, window)
-    ids = list(session.scalars(select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
-                               .where(StoryTerm.term.in_(terms), live).group_by(StoryTerm.story_id)
-                               .order_by(func.count().desc()).limit(limit)))
-    stories = list(session.scalars(select(Story).where(Story.id.in_(ids)))) if ids else []
-    return stories, df, n_background
+    ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
+           .where(StoryTerm.term.in_(terms), _live(around, window)).group_by(StoryTerm.story_id)
+           .order_by(func.count().desc()).limit(limit))
+    rows = session.execute(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
+                           .where(Story.id.in_(ids))).all()
+    return list(rows), df, n_background
 
 
-def replace_terms(session: Session, story_id: int, terms: Iterable[str]) -> None:
-    session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id))
-    session.add_all(StoryTerm(story_id=story_id, term=t[:40]) for t in sorted(set(terms)))
+def replace_terms(session: Session, story_id: int, terms: Iterable[str]) -> bool:
+    """Make the story's index terms exactly these (only the difference is written); True if they changed."""
+    wanted = {t[:40] for t in terms}
+    held = set(session.scalars(select(StoryTerm.term).where(StoryTerm.story_id == story_id)))
+    if held - wanted:
+        session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id, StoryTerm.term.in_(held - wanted)))
+    if wanted - held:
+        session.execute(insert(StoryTerm), [{"story_id": story_id, "term": t} for t in sorted(wanted - held)])
+    return wanted != held
 
 
 def story_articles(session: Session, story_id: int) -> list[Article]:
@@ -106,7 +114,8 @@ def merge_stories(session: Session, into: int, others: list[int]) -> None:
 
 def replace_links(session: Session, article_ids: list[int], links: list[dict[str, Any]]) -> None:
     session.execute(delete(Link).where(Link.article_id.in_(article_ids)))
-    session.add_all(Link(**link) for link in links)
+    if links:
+        session.execute(insert(Link), links)
 
 
 def article_time(a: Article) -> datetime:

@@ -17,6 +17,9 @@ from stories.features import Features, jaccard
 
 TIE = 0.05  # copies within this of the best overlap are equally good: the earliest is the source
 TRANSLATION_MIN = 4.0  # weighted shared names/numbers for a cross-language link to be a translation
+# an article's possible sources in a huge story: the first and the latest articles before it (the
+# origin and early copies are the usual sources; recent ones the usual relays); bounds the cost
+MAX_SOURCES = 400
 
 
 @dataclass
@@ -45,16 +48,29 @@ def build_tree(nodes: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> 
     ordered = sorted(nodes, key=lambda n: (n.published, n.article_id))
     if not ordered:
         return []
-    origin = ordered[0]
-    edges = [Edge(origin.article_id, None, "origin", 1.0, {})]
-    for i, node in enumerate(ordered[1:], start=1):
-        source, kind, score, evidence = find_source(node, ordered[:i], aliases)
-        if node.denial_terms:
-            evidence = {**evidence, "denial_terms": node.denial_terms, "as": kind}
-            kind, source = "denial", source or origin
-        edges.append(Edge(node.article_id, source.article_id if source else origin.article_id, kind,
-                          round(score, 3), evidence))
+    edges = [Edge(ordered[0].article_id, None, "origin", 1.0, {})]
+    edges += [edge_for(node, sources_before(ordered, i), aliases) for i, node in enumerate(ordered[1:], start=1)]
     return edges
+
+
+def sources_before(ordered: list[Node], i: int) -> list[Node]:
+    """The articles the i-th (by publication) may have come from, earliest first, at most MAX_SOURCES."""
+    if i <= MAX_SOURCES:
+        return ordered[:i]
+    half = MAX_SOURCES // 2
+    return ordered[:half] + ordered[i - half:i]
+
+
+def edge_for(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> Edge:
+    """The edge of one article, given the articles published before it (earliest first).
+
+    It depends on nothing later, so a story that grows at its end only needs the newcomer's edge."""
+    origin = earlier[0]
+    source, kind, score, evidence = find_source(node, earlier, aliases)
+    if node.denial_terms:
+        evidence = {**evidence, "denial_terms": node.denial_terms, "as": kind}
+        kind, source = "denial", source or origin
+    return Edge(node.article_id, (source or origin).article_id, kind, round(score, 3), evidence)
 
 
 def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]]
