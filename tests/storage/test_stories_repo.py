@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from bench.stories_eval import corpus_settings, drafts
 from spreadwatch.ingest import ingest
 from spreadwatch.replay import load_corpus
-from storage import Article, Database, LshBand, Story
+from spreadwatch.placement import rebuild_story
+from storage import Article, Database, Link, LshBand, Story
 from storage.stories_repo import list_stories, search_stories, story_history
 
 SUMMARY_KEYS = {"id", "title", "status", "outlet_count", "article_count", "languages", "countries", "watches",
@@ -61,3 +62,28 @@ def test_index_is_persisted_and_search_finds_stories(db_url: str) -> None:
     with db2.session() as s:
         assert s.scalar(select(func.count(Story.id))) == 1
         assert s.scalar(select(func.count(Article.id))) == len(ids)
+
+
+def _links(db: Database) -> dict[int, tuple[int | None, str, float]]:
+    with db.session() as s:
+        return {l.article_id: (l.source_article_id, l.kind, l.score) for l in s.scalars(select(Link))}
+
+
+def test_growing_a_story_at_its_end_gives_the_tree_a_rebuild_gives(db_url: str) -> None:
+    """Articles arriving in publication order only extend the tree; a full rebuild must agree."""
+    corpus = load_corpus()
+    db = Database(db_url)
+    settings = corpus_settings(corpus, db_url)
+    story = [(label, d) for label, d in drafts(corpus) if corpus.article(label).labels.story == "bild-kosovo-withdrawal"]
+    story.sort(key=lambda x: x[1].published_at)
+    for _, draft in story:
+        with db.session() as s:
+            ingest(s, draft, settings)
+    extended = _links(db)
+    with db.session() as s:
+        (only,) = s.scalars(select(Story).where(Story.status == "active")).all()
+        fingerprint = dict(only.fingerprint)
+        rebuild_story(s, only, settings)
+        assert only.fingerprint == fingerprint  # counts kept incrementally equal counts recomputed
+    assert _links(db) == extended and len(extended) == len(story)
+    assert {kind for _, kind, _ in extended.values()} >= {"origin", "copy", "attribution", "denial"}
