@@ -75,6 +75,7 @@ class Choice:
 
 def place_article(session, article: Article, settings: Settings) -> Placement:  # type: ignore[no-untyped-def]
     """Index the article, join or start a story (merging any it bridges), update that story's tree."""
+    repo.lock_stories(session)
     choice = choose_story(session, article, settings)
     repo.save_bands(session, article.id, choice.band_keys)
     decision = choice.decision

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,9 +24,15 @@ class Database:
             upgrade(self.engine)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose work commits on success and rolls back on any error."""
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error.
+
+        On SQLite a session holds the write lock from its start, so writers from several processes
+        (the daemon, a crawl, the alert sender) take turns instead of failing; `read_only=True`
+        sessions (pages, listings) take no lock and never wait."""
         with self._sessions.begin() as s:
+            if read_only:
+                s.connection(execution_options={READ_ONLY: True})
             yield s
 
     def dispose(self) -> None:
@@ -41,6 +47,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         # psycopg 3 is what we install; a bare postgresql:// URL means it
@@ -48,7 +55,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(parsed, echo=echo, pool_pre_ping=True)
 
 
+READ_ONLY = "spreadwatch_read_only"  # execution option: begin a SQLite transaction without the write lock
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite's own transaction handling is off: it emits no BEGIN before a SELECT or a SAVEPOINT,
+    # so a savepoint taken before the first INSERT opened the transaction itself and its RELEASE
+    # committed it, half an article at a time. _sqlite_begin begins every transaction instead.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets the web page read while the daemon writes; NORMAL sync is safe with WAL
     cur.execute("PRAGMA journal_mode=WAL")
@@ -56,6 +70,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN (waiting up to busy_timeout for it): a transaction
+    # that read first and writes later fails outright (SQLITE_BUSY) when another process committed
+    # in between, instead of waiting its turn
+    mode = "DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]

@@ -94,6 +94,16 @@ def story_articles(session: Session, story_id: int) -> list[Article]:
 
 # ------------------------------------------------------------------ writing stories
 
+PLACEMENT_LOCK = 0x5377_0001  # PostgreSQL advisory lock key: "Sw" + 1
+
+
+def lock_stories(session: Session) -> None:
+    """Placement reads stories and writes them back; two processes placing at once could each miss
+    the other's article. On PostgreSQL one transaction-scoped advisory lock serialises placement
+    (held until commit); SQLite sessions already hold the write lock from their start."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(PLACEMENT_LOCK)))
+
 
 def new_story(session: Session, article: Article) -> Story:
     when = article_time(article)
