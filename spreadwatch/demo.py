@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from alerts.outbox import SendReport, send_due
 from alerts.sinks import SMTPSink
@@ -25,6 +26,7 @@ from spreadwatch.settings import HttpSettings, OutletConfig, Settings
 from storage import Database
 from storage.queries import list_articles
 from storage.stories_repo import list_stories, story_history
+from web.history import plain
 
 DEMO_PORT = 8741  # fixed when free, so feed URLs (and their ETags) stay the same between runs
 
@@ -88,15 +90,15 @@ def _crawl_spider_outlets(settings: Settings, console: Console) -> int:
 def _print_found(console: Console, db: Database, settings: Settings) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for watch in settings.watches:
-        with db.session() as s:
+        with db.session(read_only=True) as s:
             rows = list_articles(s, watch=watch.name, limit=500)
         table = Table(title=f"Articles matching '{watch.name}' ({len(rows)})")
         for col in ("published", "outlet", "lang", "title", "matched terms"):
             table.add_column(col, overflow="fold")
         for r in sorted(rows, key=lambda r: r["published_at"] or ""):
             terms = next(m["terms"] for m in r["matches"] if m["watch"] == watch.name)
-            table.add_row((r["published_at"] or "")[:16].replace("T", " "), r["outlet"], r["language"],
-                          r["title"][:70], ", ".join(terms[:6]))
+            table.add_row((r["published_at"] or "")[:16].replace("T", " "), Text(plain(r["outlet"])),
+                          Text(plain(r["language"])), Text(plain(r["title"])[:70]), Text(plain(", ".join(terms[:6]))))
         console.print(table)
         found[watch.name] = len(rows)
     return {"matched": found}
@@ -105,15 +107,15 @@ def _print_found(console: Console, db: Database, settings: Settings) -> dict[str
 def _print_stories(console: Console, db: Database, settings: Settings) -> None:
     from spreadwatch.commands.stories import print_history
 
-    with db.session() as s:
+    with db.session(read_only=True) as s:
         stories = [st for st in list_stories(s) if st["watches"]]
         top = story_history(s, stories[0]["id"]) if stories else None
     table = Table(title=f"Stories matching a watch ({len(stories)})")
     for col in ("id", "outlets", "languages", "first seen", "title"):
         table.add_column(col, overflow="fold")
     for st in stories:
-        table.add_row(str(st["id"]), str(st["outlet_count"]), " ".join(st["languages"]),
-                      (st["first_seen"] or "")[:16].replace("T", " "), st["title"][:70])
+        table.add_row(str(st["id"]), str(st["outlet_count"]), Text(plain(" ".join(st["languages"]))),
+                      (st["first_seen"] or "")[:16].replace("T", " "), Text(plain(st["title"])[:70]))
     console.print(table)
     if top:
         print_history(console, top)
@@ -124,7 +126,7 @@ def _print_alerts(console: Console, smtp: SMTPSink, slack: LocalServer, sent: Se
     table.add_column("channel")
     table.add_column("subject", overflow="fold")
     for msg in smtp.messages:
-        table.add_row("email", str(msg["Subject"]))
+        table.add_row("email", Text(plain(str(msg["Subject"]))))
     for _ in slack.hits("/slack"):
         table.add_row("slack", "(Block Kit message, same content)")
     console.print(table)

@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Article, Link, LshBand, Story, StoryTerm
+from storage.models import Article, Link, LshBand, Outlet, Story, StoryTerm, WatchMatch
 from storage.queries import iso
 
 # ------------------------------------------------------------------ the dedup index
@@ -197,17 +197,50 @@ def story_history(session: Session, story_id: int) -> dict[str, Any] | None:
 
 
 def list_stories(session: Session, *, watch: str | None = None, since: datetime | None = None,
-                 limit: int = 100) -> list[dict[str, Any]]:
-    """Stories, the most widely spread and most recent first."""
-    counts = (select(Article.story_id, func.count(Article.id).label("n")).group_by(Article.story_id).subquery())
-    q = (select(Story, counts.c.n).join(counts, counts.c.story_id == Story.id).where(Story.status == "active")
-         .order_by(Story.outlet_count.desc(), Story.last_seen_at.desc()).limit(limit))
+                 language: str | None = None, outlet: str | None = None,
+                 spreading_since: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Stories matching every filter given, the most widely spread and most recent first.
+
+    With `spreading_since`, the stories the most outlets took up since then come first, and each
+    summary also carries that number as `recent_outlets` (the "spreading now" view)."""
+    on_story = Article.story_id == Story.id
+    q = select(Story).where(Story.status == "active")
     if since is not None:
         q = q.where(Story.last_seen_at >= since)
-    rows = [(s, n) for s, n in session.execute(q)]
     if watch:
-        rows = [(s, n) for s, n in rows if watch in (s.watches or [])]
-    return [story_summary(s, n) for s, n in rows]
+        q = q.where(exists().where(on_story, WatchMatch.article_id == Article.id, WatchMatch.watch == watch))
+    if language:
+        q = q.where(exists().where(on_story, Article.language == language))
+    if outlet:
+        q = q.where(exists().where(on_story, Article.outlet_id == Outlet.id, Outlet.key == outlet))
+    order = [Story.outlet_count.desc(), Story.last_seen_at.desc(), Story.id.desc()]
+    if spreading_since is not None:
+        recent = _recent_outlets(spreading_since)
+        q = q.add_columns(func.coalesce(recent.c.outlets, 0)).outerjoin(recent, recent.c.story_id == Story.id)
+        order.insert(0, func.coalesce(recent.c.outlets, 0).desc())
+    rows = session.execute(q.order_by(*order).limit(limit)).all()
+    counts = _article_counts(session, [row[0].id for row in rows])
+    out = []
+    for row in rows:
+        summary = story_summary(row[0], counts.get(row[0].id, 0))
+        if spreading_since is not None:
+            summary["recent_outlets"] = row[1]
+        out.append(summary)
+    return out
+
+
+def _recent_outlets(cutoff: datetime):  # type: ignore[no-untyped-def]
+    """Per story, the distinct outlets whose article appeared since `cutoff` (published, else first seen)."""
+    appeared = or_(Article.published_at >= cutoff, and_(Article.published_at.is_(None), Article.first_seen_at >= cutoff))
+    return (select(Article.story_id, func.count(func.distinct(Article.outlet_id)).label("outlets"))
+            .where(appeared, Article.story_id.is_not(None)).group_by(Article.story_id).subquery())
+
+
+def _article_counts(session: Session, story_ids: list[int]) -> dict[int, int]:
+    if not story_ids:
+        return {}
+    q = select(Article.story_id, func.count(Article.id)).where(Article.story_id.in_(story_ids)).group_by(Article.story_id)
+    return {sid: n for sid, n in session.execute(q)}
 
 
 def find_story_by_url(session: Session, url: str) -> int | None:

@@ -20,11 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from spreadwatch.settings import Settings
-from storage import Article, Database, Outlet
+from storage import Database
 from storage.stories_repo import list_stories, story_history
 from web.history import format_delay, format_evidence, history_csv, parse_age, plain, tree_rows
 from web.png import render_png
@@ -34,8 +33,6 @@ from web.timeline import KIND_COLOURS, language_colour, layout_timeline
 
 # "Spreading now" is how many outlets took a story up within this window before now.
 SPREADING_WINDOW = timedelta(hours=24)
-# list_stories returns the widest stories first; the page's filters and order work within these.
-SCAN_LIMIT = 2000
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
 AGE_PATTERN = r"^\s*\d+\s*[mhdwMHDW]\s*$"
@@ -103,29 +100,9 @@ def find_stories(session: Session, *, watch: str | None = None, language: str | 
                  outlet: str | None = None, since: datetime | None = None, limit: int = 100,
                  now: datetime | None = None) -> list[dict[str, Any]]:
     """Story summaries matching the filters, spreading now first, with `recent_outlets` beside each."""
-    rows = list_stories(session, watch=watch or None, since=since, limit=SCAN_LIMIT)
-    if outlet:
-        ids = set(session.scalars(select(Article.story_id).join(Outlet).where(Outlet.key == outlet)))
-        rows = [r for r in rows if r["id"] in ids]
-    if language:
-        rows = [r for r in rows if language in r["languages"]]
-    recent = recent_outlets(session, [r["id"] for r in rows], (now or datetime.now(timezone.utc)) - SPREADING_WINDOW)
-    # sorted() is stable: ties keep list_stories' order, the widest and most recent first.
-    rows = sorted(rows, key=lambda r: -recent.get(r["id"], 0))[:limit]
-    return [{**r, "recent_outlets": recent.get(r["id"], 0)} for r in rows]
-
-
-def recent_outlets(session: Session, story_ids: list[int], cutoff: datetime) -> dict[int, int]:
-    """Per story, how many outlets published (or, without a date, were first seen with) it since cutoff."""
-    if not story_ids:
-        return {}
-    appeared = or_(Article.published_at >= cutoff,
-                   and_(Article.published_at.is_(None), Article.first_seen_at >= cutoff))
-    q = (select(Article.story_id, func.count(func.distinct(Article.outlet_id)))
-         .where(Article.story_id.in_(story_ids), appeared).group_by(Article.story_id))
-    return {sid: n for sid, n in session.execute(q) if sid is not None}
-
-
+    cutoff = (now or datetime.now(timezone.utc)) - SPREADING_WINDOW
+    return list_stories(session, watch=watch or None, language=language or None, outlet=outlet or None,
+                        since=since, spreading_since=cutoff, limit=limit)
 
 
 def _api_routes(app: FastAPI, db: Database) -> None:
@@ -139,7 +116,7 @@ def _api_routes(app: FastAPI, db: Database) -> None:
                     limit: int = Query(100, ge=1, le=500, description="At most this many stories.")) -> Any:
         """Stories ordered by how many outlets took them up in the last 24 hours, then by how widely
         and how recently they spread: the shape of `spreadwatch stories --json`."""
-        with db.session() as s:
+        with db.session(read_only=True) as s:
             return find_stories(s, watch=watch, language=language, outlet=outlet, since=parse_age(since),
                                 limit=limit)
 
@@ -197,7 +174,7 @@ def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, to
             seen_after, problem = parse_age(since), ""
         except ValueError as e:  # say so on the page rather than answer a form with JSON
             seen_after, problem = None, str(e)
-        with db.session() as s:
+        with db.session(read_only=True) as s:
             rows = find_stories(s, watch=watch, language=language, outlet=outlet, since=seen_after, limit=200)
         q = {"watch": watch, "language": language, "outlet": outlet, "since": since}
         return TEMPLATES.TemplateResponse(request, "stories.html", {
@@ -219,7 +196,7 @@ def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, to
 
 
 def _history(db: Database, story_id: int) -> dict[str, Any]:
-    with db.session() as s:
+    with db.session(read_only=True) as s:
         h = story_history(s, story_id)
     if h is None:
         raise HTTPException(404, f"no story {story_id}")

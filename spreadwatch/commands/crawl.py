@@ -49,7 +49,7 @@ def outlet_health(database: Any) -> list[dict[str, Any]]:
     from storage.queries import iso
 
     since = utcnow() - timedelta(hours=24)
-    with database.session() as s:
+    with database.session(read_only=True) as s:
         recent = dict(s.execute(select(Article.outlet_id, func.count(Article.id))
                                 .where(Article.first_seen_at >= since).group_by(Article.outlet_id)).all())
         feeds: dict[int, list[dict[str, Any]]] = {}

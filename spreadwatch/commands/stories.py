@@ -45,7 +45,7 @@ def stories(watch: Optional[str] = typer.Option(None, "--watch", "-w"),
     from storage.stories_repo import list_stories
 
     database = Database(_settings(config, db).database_url)
-    with database.session() as s:
+    with database.session(read_only=True) as s:
         rows = list_stories(s, watch=watch, since=parse_since(since), limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -72,7 +72,7 @@ def story(story_id: Optional[int] = typer.Argument(None), url: Optional[str] = t
     from storage.stories_repo import find_story_by_url, story_history
 
     database = Database(_settings(config, db).database_url)
-    with database.session() as s:
+    with database.session(read_only=True) as s:
         if url:
             story_id = find_story_by_url(s, url)
             if story_id is None:

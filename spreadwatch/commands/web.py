@@ -42,7 +42,7 @@ def search(text: str = typer.Argument(..., help="Words that must all appear in a
 
     if not text.split():
         raise typer.BadParameter("give at least one word", param_hint="TEXT")
-    with Database(_settings(config, db).database_url).session() as s:
+    with Database(_settings(config, db).database_url).session(read_only=True) as s:
         rows = search_stories(s, text, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -63,7 +63,7 @@ def export(story_id: int = typer.Argument(...),
     from storage.stories_repo import story_history
 
     fmt = choose_format(fmt, output)
-    with Database(_settings(config, db).database_url).session() as s:
+    with Database(_settings(config, db).database_url).session(read_only=True) as s:
         history = story_history(s, story_id)
     if history is None:
         typer.echo(f"no story {story_id}", err=True)

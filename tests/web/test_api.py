@@ -123,8 +123,9 @@ def test_spreading_now_on_both_databases(db_url: str) -> None:
     from spreadwatch.ingest import ingest
     from spreadwatch.replay import load_corpus
     from storage import Database
-    from tests.web.conftest import hand_made
-    from web.app import find_stories, recent_outlets
+    from tests.web.conftest import ESCAPES, HOSTILE, hand_made
+    from storage.stories_repo import list_stories
+    from web.app import find_stories
 
     settings = corpus_settings(load_corpus(), db_url)
     db = Database(db_url)
@@ -136,6 +137,13 @@ def test_spreading_now_on_both_databases(db_url: str) -> None:
         rows = find_stories(s, now=now)
         assert [r["title"] for r in rows][0] == "Road closed by floods"
         assert [r["recent_outlets"] for r in rows] == [2] + [0] * (len(rows) - 1)
-        assert recent_outlets(s, [r["id"] for r in rows], now - timedelta(minutes=90)) == {rows[0]["id"]: 1}
+        last_90m = list_stories(s, spreading_since=now - timedelta(minutes=90))
+        assert [r["recent_outlets"] for r in last_90m] == [1] + [0] * (len(rows) - 1)
+        # filters apply before the limit: an outlet's one story is found however many others come first
+        (tender,) = list_stories(s, outlet="telegrafi", limit=1)
+        assert tender["title"] == ESCAPES and tender["outlet_count"] == 2
+        assert list_stories(s, outlet="telegrafi", language="en") == []
+        assert [r["title"] for r in list_stories(s, outlet="zeri", spreading_since=now - timedelta(days=1))] == [
+            "Road closed by floods", HOSTILE]
         recent = find_stories(s, since=now - timedelta(days=1), now=now)
         assert [r["title"] for r in recent] == ["Road closed by floods"]
