@@ -10,7 +10,8 @@ Baseline, same run, same steps: no scheduler and no second process; after each p
 process polls every feed once and sends what is due, right away. The ratio shows what the
 schedule (waiting for the next tick and for the feed's next poll) and the daemon's process add to
 the work itself; the expected wait from the schedule alone is about half a tick plus half a poll
-interval.
+interval. A feed that was failing (the newsroom's malformed feed fails while it lists nothing)
+waits out its backoff first: the slowest samples name their outlet.
 
     python -m bench.latency_bench [--tick 0.5] [--interval 1.0] [--steps 60]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import statistics
@@ -92,8 +94,11 @@ def due_messages(db: Any) -> int:
         return s.scalar(select(func.count(Delivery.id)).where(Delivery.state.in_(("pending", "sending", "sent")))) or 0
 
 
+Sample = tuple[float, str]  # seconds from publication to the alert's arrival, and the outlet
+
+
 def run_steps(nr: Newsroom, sink: SMTPSink, db: Any, articles: list[ReplayArticle],
-              after_publish: Callable[[], None]) -> list[float]:
+              after_publish: Callable[[], None]) -> list[Sample]:
     """Publish each article; the seconds to the alert's arrival for every step that raised one."""
     samples = []
     for n, article in enumerate(articles, start=1):
@@ -106,12 +111,12 @@ def run_steps(nr: Newsroom, sink: SMTPSink, db: Any, articles: list[ReplayArticl
         if due_messages(db) > before:
             if wait_until(lambda: len(sink.messages) > before) is None:
                 raise SystemExit(f"step {n}: the alert for {article.id} did not arrive within {WAIT_LIMIT:.0f} s")
-            samples.append(time.monotonic() - t0)
+            samples.append((time.monotonic() - t0, article.outlet))
             wait_until(lambda: len(sink.messages) >= due_messages(db), limit=5)  # a second alert of the same step
     return samples
 
 
-def daemon_latency(articles: list[ReplayArticle], tick: float, interval: float) -> list[float]:
+def daemon_latency(articles: list[ReplayArticle], tick: float, interval: float) -> list[Sample]:
     from storage import Database
 
     first = min(a.published for a in articles) - timedelta(minutes=1)
@@ -140,7 +145,7 @@ def _has_polled(db: Any) -> bool:
         return bool(s.scalar(select(func.count(Feed.id)).where(Feed.last_polled_at.is_not(None))))
 
 
-def inline_latency(articles: list[ReplayArticle], tick: float, interval: float) -> list[float]:
+def inline_latency(articles: list[ReplayArticle], tick: float, interval: float) -> list[Sample]:
     """The baseline: poll every feed and send, in this process, right after each publication."""
     from alerts.outbox import send_due
     from spreadwatch.cycle import poll_due, sync_outlets
@@ -161,11 +166,12 @@ def inline_latency(articles: list[ReplayArticle], tick: float, interval: float) 
         return run_steps(nr, sink, db, articles, poll_and_send)
 
 
-def summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
+def summary(samples: list[Sample]) -> dict[str, Any]:
+    ordered = sorted(seconds for seconds, _ in samples)
+    slowest = sorted(samples, reverse=True)[:3]
     return {"alerts": len(ordered), "median_s": round(statistics.median(ordered), 3),
             "p90_s": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 3),
-            "max_s": round(ordered[-1], 3)}
+            "max_s": round(ordered[-1], 3), "slowest": [[round(t, 3), outlet] for t, outlet in slowest]}
 
 
 def main() -> None:
@@ -174,6 +180,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=1.0, help="each feed's poll interval, seconds")
     ap.add_argument("--steps", type=int, default=60, help="articles to publish, oldest first")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the baseline's feed warnings belong to the daemon's log
     articles = steps(load_corpus(), args.steps)
     load_before = os.getloadavg()
     daemon = summary(daemon_latency(articles, args.tick, args.interval))

@@ -70,6 +70,16 @@ def measure(run: Any) -> tuple[Any, Usage]:
     return result, Usage(t1 - t0, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds a process has used so far (Linux /proc), 0 where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def rss_mb() -> float:
     from spreadwatch.metrics import resident_bytes
 
@@ -95,7 +105,7 @@ def settings_for(base: str, n: int, concurrency: int, db_path: Path) -> Any:
     return load_settings().with_overrides(database_url=f"sqlite:///{db_path}", outlets=outlets, http=http)
 
 
-def poll_304s(base: str, n: int, concurrencies: list[int]) -> list[dict[str, Any]]:
+def poll_304s(base: str, n: int, concurrencies: list[int], server_pid: int) -> list[dict[str, Any]]:
     """The second cycle of our poller at each concurrency, next to both bare-httpx baselines."""
     from spreadwatch.cycle import poll_due, sync_outlets
     from storage import Database
@@ -110,10 +120,13 @@ def poll_304s(base: str, n: int, concurrencies: list[int]) -> list[dict[str, Any
         for c in concurrencies:
             settings = settings.with_overrides(http=settings.http.model_copy(
                 update={"per_host_concurrency": c, "max_concurrency": c}))
+            server_cpu = cpu_of(server_pid)
             report, ours = measure(lambda: asyncio.run(poll_due(db, settings, force=True)))
-            _, bare = measure(lambda: asyncio.run(bare_gets(base, n, c, read_body=True)))
-            _, unread = measure(lambda: asyncio.run(bare_gets(base, n, c, read_body=False)))
-            rows.append(row(n, c, report, ours, bare, unread))
+            server_cpu = cpu_of(server_pid) - server_cpu
+            bare_errors, bare = measure(lambda: asyncio.run(bare_gets(base, n, c, read_body=True)))
+            unread_errors, unread = measure(lambda: asyncio.run(bare_gets(base, n, c, read_body=False)))
+            rows.append({**row(n, c, report, ours, bare, unread), "server_cpu_seconds": round(server_cpu, 1),
+                         "bare_httpx_errors": bare_errors, "bare_httpx_unread_304_errors": unread_errors})
             print(json.dumps(rows[-1]), file=sys.stderr)
         db.dispose()
     return rows
@@ -124,22 +137,29 @@ def row(n: int, concurrency: int, report: Any, ours: Usage, bare: Usage, unread:
             "not_modified": sum(f.status == "not-modified" for f in report.feeds),
             "seconds": round(ours.wall, 1), "feeds_per_minute": round(n / ours.wall * 60),
             "cpu_seconds": round(ours.cpu, 1), "cpu_share": round(ours.cpu_share, 2), "rss_mb": rss_mb(),
-            "bare_httpx_seconds": round(bare.wall, 1), "ratio_vs_bare_httpx": round(bare.wall / ours.wall, 2),
+            "bare_httpx_seconds": round(bare.wall, 1), "bare_httpx_cpu_seconds": round(bare.cpu, 1),
+            "ratio_vs_bare_httpx": round(bare.wall / ours.wall, 2),
             "bare_httpx_unread_304_seconds": round(unread.wall, 1),
+            "bare_httpx_unread_304_cpu_seconds": round(unread.cpu, 1),
             "ratio_vs_bare_httpx_unread_304": round(unread.wall / ours.wall, 2)}
 
 
-async def bare_gets(base: str, n: int, concurrency: int, *, read_body: bool) -> None:
+async def bare_gets(base: str, n: int, concurrency: int, *, read_body: bool) -> int:
+    """N GETs at this concurrency; returns how many failed (a timeout of an overloaded server)."""
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits) as client:
-        async def one(i: int) -> None:
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        async def one(i: int) -> bool:
             async with sem:
-                async with client.stream("GET", f"{base}{i}", headers={"If-None-Match": "x"}) as r:
-                    r.raise_for_status()
-                    if read_body:
-                        await r.aread()
-        await asyncio.gather(*(one(i) for i in range(n)))
+                try:
+                    async with client.stream("GET", f"{base}{i}", headers={"If-None-Match": "x"}) as r:
+                        if read_body:
+                            await r.aread()
+                        return r.status_code < 400
+                except httpx.HTTPError:
+                    return False
+        results = await asyncio.gather(*(one(i) for i in range(n)))
+    return results.count(False)
 
 
 def main() -> None:
@@ -151,7 +171,7 @@ def main() -> None:
     load_before = os.getloadavg()
     server, base = start_server()
     try:
-        rows = poll_304s(base, args.feeds, concurrencies)
+        rows = poll_304s(base, args.feeds, concurrencies, server.pid)
     finally:
         server.kill()
         server.wait(timeout=10)

@@ -160,7 +160,7 @@ def due_feeds(db: Database, settings: Settings, now: datetime, *, force: bool = 
     q = select(Feed.id, Feed.outlet_id, Outlet.key, Feed.url, Feed.etag, Feed.last_modified).join(Outlet)
     if not force:
         q = q.where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
-    with db.session() as s:
+    with db.session(read_only=True) as s:
         rows = s.execute(q).all()
     return [FeedState(fid, oid, key, url, etag, modified, intervals[url])
             for fid, oid, key, url, etag, modified in rows
@@ -252,7 +252,7 @@ def _wanted(db: Database, settings: Settings, entries: list[FeedEntry]) -> list[
     max_age = settings.poll.max_entry_age_hours
     oldest = utcnow() - timedelta(hours=max_age) if max_age else None
     recent = [e for e in entries if not (oldest and e.published_at and e.published_at < oldest)]
-    with db.session() as s:
+    with db.session(read_only=True) as s:
         return [e for e in recent if find_article(s, e.url) is None]
 
 

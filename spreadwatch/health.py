@@ -80,7 +80,7 @@ def metrics(daemon: Daemon) -> Response:
 def database_gauges(db: Database) -> list[Sample]:
     """Counts read from the database at scrape time, so they survive restarts."""
     try:
-        with db.session() as s:
+        with db.session(read_only=True) as s:
             articles = s.scalar(select(func.count(Article.id))) or 0
             stories = s.scalar(select(func.count(Story.id))) or 0
             failing = s.scalar(select(func.count(Feed.id)).where(Feed.failures > 0)) or 0

@@ -60,10 +60,19 @@ def _tidy_sqlite(db: Database, report: HousekeepingReport) -> None:
         report.analyzed = True
         report.free_share = free_share(c)
     if report.free_share >= VACUUM_FREE_SHARE:
-        # VACUUM cannot run inside a transaction: a connection in autocommit mode
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("VACUUM")
+        _vacuum_sqlite(db)
         report.vacuumed = True
+
+
+def _vacuum_sqlite(db: Database) -> None:
+    # VACUUM cannot run inside a transaction, and storage begins one before every statement it is
+    # given (BEGIN IMMEDIATE, see storage/db.py): the driver's cursor runs it outside any
+    with db.engine.connect() as c:
+        cursor = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("VACUUM")
+        finally:
+            cursor.close()
 
 
 def free_share(c: Connection) -> float:

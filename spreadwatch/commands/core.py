@@ -76,7 +76,7 @@ def articles(watch: Optional[str] = typer.Option(None, "--watch", "-w", help="On
 
     settings = _settings(config, db)
     database = Database(settings.database_url)
-    with database.session() as s:
+    with database.session(read_only=True) as s:
         rows = list_articles(s, watch=watch, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))

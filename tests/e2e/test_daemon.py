@@ -162,9 +162,8 @@ def metric(text: str, name: str, **labels: str) -> float:
     return sum(v for n, lab, v in samples if n == name and all(lab.get(k) == v2 for k, v2 in labels.items()))
 
 
-def test_daemon_picks_up_new_items_alerts_once_and_stops_cleanly(tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'd.db'}"
-    health = free_port()
+def test_daemon_picks_up_new_items_alerts_once_and_stops_cleanly(tmp_path: Path, db_url: str) -> None:
+    health = free_port()  # db_url: a SQLite file, then a fresh database on the real PostgreSQL
     log = tmp_path / "daemon.log"
     with Newsroom(now=T_BEFORE) as nr, SMTPSink() as sink:
         cfg = write_config(tmp_path / "c.yaml", nr, sink.port, db_url)

@@ -169,7 +169,9 @@ def test_not_modified_answers_are_written_in_one_update_per_batch(server: LocalS
     feed_updates = [m for st, m in statements if st.startswith("UPDATE FEED")]
     assert feed_updates == [True], statements  # one executemany for all 30 rows
     assert sum(st.startswith("UPDATE OUTLET") for st, _ in statements) <= 2
-    assert len(statements) <= 6, statements  # the due feeds' read, the writes: not one per feed
+    work = [st for st, _ in statements if not st.startswith("BEGIN")]
+    assert len(work) <= 4, statements  # the due feeds' read, the writes: not one per feed
+    assert len(statements) - len(work) <= 2  # two transactions (on SQLite, storage says BEGIN itself)
     with db.session() as s:
         rows = list(s.scalars(select(Feed)))
         assert {f.last_status for f in rows} == {304} and len(rows) == 30
