@@ -24,15 +24,38 @@ _TABLE = str.maketrans({**_CYRILLIC, **_SPECIAL, "’": "'", "‘": "'", "`": "'
                         "„": '"', "«": '"', "»": '"', "–": "-", "—": "-"})
 _NUMBER_SEP = re.compile(r"(?<=\d)[.,\u00a0\u202f ](?=\d{3}(?!\d))")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_PLAIN = _TOKEN.fullmatch
 # an abbreviation with dots (U.S., S.H.B.A.), a number with thousands separators, or a word
 _WORD = re.compile(r"(?:[^\W\d_]\.){2,}|\d{1,3}(?:[.,\u00a0\u202f ]\d{3})+(?![\d.,]\d)|\w+")
 
 
+class _Marks(dict):  # type: ignore[type-arg]
+    """A str.translate table that deletes combining marks, filled in as characters are met.
+
+    Asking unicodedata once per distinct character, then translating in C, is several times
+    faster than a Python test per character of every text."""
+
+    def __missing__(self, codepoint: int) -> int | None:
+        kept = None if unicodedata.combining(chr(codepoint)) else codepoint
+        self[codepoint] = kept
+        return kept
+
+
+_MARKS = _Marks()
+_IN_TABLE = re.compile("[" + re.escape("".join(map(chr, _TABLE))) + "]")
+# the marks of Latin diacritics, removed in one C pass (U+034F, the grapheme joiner, is not a mark)
+_COMMON_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]")
+
+
 def fold(text: str) -> str:
     """Lower-case, Latin-script, diacritic-free form of a text (word boundaries kept)."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_TABLE)
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # NFKC, NFKD and the marks change no ASCII; of the table only '`' is ASCII
+        return text.lower().replace("`", "'")
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if _IN_TABLE.search(text):  # translating costs a lookup per character; most Latin texts need none
+        text = text.translate(_TABLE)
+    text = _COMMON_MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return text if text.isascii() else text.translate(_MARKS)
 
 
 def join_thousands(text: str) -> str:
@@ -48,10 +71,12 @@ def words(text: str) -> list[tuple[str, int, int]]:
     aligned = len(folded) == len(text)
     out = []
     for m in _WORD.finditer(text):
-        word = folded[m.start():m.end()] if aligned else fold(m.group())
-        token = "".join(_TOKEN.findall(word))
-        if token:
-            out.append((token, m.start(), m.end()))
+        start, end = m.span()
+        word = folded[start:end] if aligned else fold(m.group())
+        if _PLAIN(word) is None:  # most words already are a token; the rest lose '.', '_', ','…
+            word = "".join(_TOKEN.findall(word))
+        if word:
+            out.append((word, start, end))
     return out
 
 

@@ -71,3 +71,25 @@ def test_term_syntax_prefix_suffix_phrase_near_and_none() -> None:
     assert [h.watch for h in match_article("", yes, compiled)] == ["t"]
     assert match_article("", yes + " beim Manöver", compiled) == []
     assert match_article("", "Abzug der NATO Mission: die Truppen bleiben, sagt die US Army", compiled) == []
+
+
+def _fold_slowly(text: str) -> str:
+    """fold() as first written: a Python test per character, no fast paths."""
+    import unicodedata
+
+    from stories.normalize import _TABLE
+
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_TABLE)
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+@pytest.mark.parametrize("text", [
+    "Plain ASCII with a `backtick` and CAPITALS 4,767.",
+    "Tërheqja e trupave amerikane nga Kosova — „sipas burimeve“.",
+    "Повлачење америчких војника: Вучић, Љубљана, Њујорк, Ђаковица.",
+    "Straße, Œuvre, łódź, Þór, ﬁle, ①, ², ＡＢＣ, ﬀ",
+    "e\u0301 a\u0308 o\u034f\u0308 x\u20d7 \u05b0\u05d0 \u093f\u0915 \u3099",  # marks, the grapheme joiner, other scripts
+    "".join(chr(c) for c in range(0x0300, 0x0370)) + "abc",  # every mark of the Latin block, and U+034F
+])
+def test_fold_fast_paths_agree_with_the_plain_definition(text: str) -> None:
+    assert fold(text) == _fold_slowly(text)
