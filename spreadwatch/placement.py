@@ -185,7 +185,7 @@ def _write_summary(session, story: Story, articles: list[Article], origin_id: in
     repo.refresh_story(session, story, articles, origin_id,
                        {**repo.fingerprint(names, numbers, urls), "size": len(articles),
                         "outlets": sorted({a.outlet.key for a in articles})})
-    return repo.replace_terms(session, story.id, story_terms(_profile(story)))
+    return repo.replace_terms(session, story.id, story_terms(_profile(story)), story.last_seen_at)
 
 
 def _node(a: Article, *, whole: bool = True) -> Node:

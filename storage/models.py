@@ -135,7 +135,7 @@ class Story(Base):
     countries: Mapped[list[Any]] = mapped_column(JSON, default=list)
     watches: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)
     fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # names/numbers, for matching
 
 
@@ -172,11 +172,13 @@ class StoryTerm(Base):
     article, only the stories sharing its evidence, instead of scoring every live story."""
 
     __tablename__ = "story_term"
-    __table_args__ = (Index("ix_story_term_term", "term", "story_id"),)
+    # term first, then recency: candidates are the stories seen lately that share a term
+    __table_args__ = (Index("ix_story_term_term", "term", "last_day", "story_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("story.id"), index=True)
     term: Mapped[str] = mapped_column(String(40))
+    last_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the story's last day (since 1970)
 
 
 class Alert(Base):

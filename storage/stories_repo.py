@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Article, Link, LshBand, Outlet, Story, StoryTerm, WatchMatch
@@ -25,12 +25,25 @@ def save_bands(session: Session, article_id: int, keys: list[int]) -> None:
 
 def lsh_candidates(session: Session, keys: list[int], exclude: int, limit: int = 50) -> list[tuple[int, int, bytes]]:
     """(id, story id, signature) of placed articles sharing an LSH band with these keys, most bands first."""
-    cond = or_(*(and_(LshBand.band == b, LshBand.key == k) for b, k in enumerate(keys)))
-    ids = (select(LshBand.article_id).where(cond, LshBand.article_id != exclude)
-           .group_by(LshBand.article_id).order_by(func.count().desc()).limit(limit))
-    q = select(Article.id, Article.story_id, Article.minhash).where(
-        Article.id.in_(ids), Article.story_id.is_not(None), Article.minhash.is_not(None))
-    return [(aid, sid, sig) for aid, sid, sig in session.execute(q)]
+    params = {f"k{b}": k for b, k in enumerate(keys)}
+    return [(aid, sid, sig) for aid, sid, sig in session.execute(_lsh_query(len(keys), limit), {**params, "exclude": exclude})]
+
+
+_LSH_QUERIES: dict[tuple[int, int], Any] = {}
+
+
+def _lsh_query(bands: int, limit: int):  # type: ignore[no-untyped-def]
+    """The candidate query for this many bands, built once: building sixteen (band, key) comparisons
+    per article cost more than running the query. (A row-value IN reads like the same thing, but
+    SQLite's planner answers it with a full scan.)"""
+    q = _LSH_QUERIES.get((bands, limit))
+    if q is None:
+        match = or_(*(and_(LshBand.band == b, LshBand.key == bindparam(f"k{b}")) for b in range(bands)))
+        ids = (select(LshBand.article_id).where(match, LshBand.article_id != bindparam("exclude"))
+               .group_by(LshBand.article_id).order_by(func.count().desc()).limit(limit))
+        q = _LSH_QUERIES[(bands, limit)] = select(Article.id, Article.story_id, Article.minhash).where(
+            Article.id.in_(ids), Article.story_id.is_not(None), Article.minhash.is_not(None))
+    return q
 
 
 def same_hash(session: Session, content_hash: str, exclude: int) -> list[tuple[int, int]]:
@@ -50,6 +63,18 @@ def _live(around: datetime, window: timedelta):  # type: ignore[no-untyped-def]
 BACKGROUND_STORIES = 5000
 
 
+# A term in more than this share of the background stories (Kosovo, KFOR) finds nearly every story
+# and weighs little: it still counts in the score, but does not pick candidates. In a small
+# collection every term picks them.
+RETRIEVAL_SHARE, RETRIEVAL_MIN_DF = 0.1, 50
+DAY = 86400
+
+
+def epoch_day(t: datetime) -> int:
+    """Days since 1970-01-01 UTC: the term index's unit of recency."""
+    return int(t.timestamp() // DAY)
+
+
 def stories_sharing(session: Session, terms: Iterable[str], around: datetime, window: timedelta,
                     limit: int = 50) -> tuple[list[Any], dict[str, int], int]:
     """Live stories sharing any of these terms (most shared first), as rows with the columns a
@@ -63,27 +88,39 @@ def stories_sharing(session: Session, terms: Iterable[str], around: datetime, wi
     n_background = newest - max(floor, 0)
     if not terms:
         return [], {}, n_background
-    # story_term holds only active stories' terms (merging deletes the merged story's rows)
-    df = dict(session.execute(select(StoryTerm.term, func.count()).where(StoryTerm.term.in_(terms),
-                                                                        StoryTerm.story_id > floor)
+    # story_term holds only active stories' terms (merging deletes the merged story's rows). In a big
+    # archive the background's stories were seen on or after the floor story's first day (stories are
+    # numbered as they start), which bounds the index range; a small one is read whole.
+    since = session.scalar(select(Story.first_seen_at).where(Story.id > floor).order_by(Story.id).limit(1))
+    recent = StoryTerm.last_day >= (epoch_day(since) if since and floor > 0 else 0)
+    df = dict(session.execute(select(StoryTerm.term, func.count())
+                              .where(StoryTerm.term.in_(terms), recent, StoryTerm.story_id > floor)
                               .group_by(StoryTerm.term)).all())
+    common = max(RETRIEVAL_MIN_DF, RETRIEVAL_SHARE * n_background)
+    picking = [t for t in terms if df.get(t, 0) <= common] or sorted(terms, key=lambda t: df.get(t, 0))[:3]
     ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
-           .where(StoryTerm.term.in_(terms), _live(around, window)).group_by(StoryTerm.story_id)
-           .order_by(func.count().desc()).limit(limit))
+           .where(StoryTerm.term.in_(picking), StoryTerm.last_day >= epoch_day(around - window),
+                  _live(around, window))
+           .group_by(StoryTerm.story_id).order_by(func.count().desc()).limit(limit))
     rows = session.execute(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
                            .where(Story.id.in_(ids))).all()
     return list(rows), df, n_background
 
 
-def replace_terms(session: Session, story_id: int, terms: Iterable[str]) -> bool:
-    """Make the story's index terms exactly these (only the difference is written); True if they changed."""
+def replace_terms(session: Session, story_id: int, terms: Iterable[str], last_seen: datetime) -> bool:
+    """Make the story's index terms exactly these, dated by the story's last day (only differences
+    are written: the day changes at most once a day); True if the terms changed."""
+    day = epoch_day(last_seen)
     wanted = {t[:40] for t in terms}
-    held = set(session.scalars(select(StoryTerm.term).where(StoryTerm.story_id == story_id)))
-    if held - wanted:
-        session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id, StoryTerm.term.in_(held - wanted)))
-    if wanted - held:
-        session.execute(insert(StoryTerm), [{"story_id": story_id, "term": t} for t in sorted(wanted - held)])
-    return wanted != held
+    held = dict(session.execute(select(StoryTerm.term, StoryTerm.last_day).where(StoryTerm.story_id == story_id)).all())
+    gone, new = set(held) - wanted, wanted - set(held)
+    if gone:
+        session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id, StoryTerm.term.in_(gone)))
+    if any(d != day for t, d in held.items() if t in wanted):
+        session.execute(update(StoryTerm).where(StoryTerm.story_id == story_id).values(last_day=day))
+    if new:
+        session.execute(insert(StoryTerm), [{"story_id": story_id, "term": t, "last_day": day} for t in sorted(new)])
+    return bool(gone or new)
 
 
 def story_articles(session: Session, story_id: int) -> list[Article]:

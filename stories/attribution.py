@@ -41,26 +41,31 @@ class Credit:
 def credited_outlets(folded_tokens: list[str], aliases: dict[str, list[tuple[str, ...]]],
                      own_outlet: str) -> list[Credit]:
     """Outlets the text credits as its source, in order of first mention (its own name excluded)."""
-    found: dict[str, tuple[int, Credit]] = {}
-    for outlet, names in aliases.items():
-        if outlet == own_outlet:
-            continue
-        for name in names:
-            pos = _credited_at(folded_tokens, name)
-            if pos is not None and (outlet not in found or pos < found[outlet][0]):
-                lo, hi = max(0, pos - CUE_WINDOW), pos + len(name) + CUE_WINDOW
-                found[outlet] = (pos, Credit(outlet, " ".join(folded_tokens[lo:hi])))
-    return [c for _, c in sorted(found.values(), key=lambda x: x[0])]
+    starts = _by_first_token(aliases)
+    found: dict[str, Credit] = {}
+    for i, token in enumerate(folded_tokens):  # one pass; a name is looked up by its first word
+        for outlet, name in starts.get(token, ()):
+            if outlet == own_outlet or outlet in found or tuple(folded_tokens[i:i + len(name)]) != name:
+                continue
+            lo, hi = max(0, i - CUE_WINDOW), i + len(name) + CUE_WINDOW
+            if ATTRIBUTION_CUES.intersection(folded_tokens[lo:i] + folded_tokens[i + len(name):hi]):
+                found[outlet] = Credit(outlet, " ".join(folded_tokens[lo:hi]))
+    return list(found.values())
 
 
-def _credited_at(toks: list[str], name: tuple[str, ...]) -> int | None:
-    n = len(name)
-    for i in range(len(toks) - n + 1):
-        if tuple(toks[i:i + n]) == name:
-            window = toks[max(0, i - CUE_WINDOW):i] + toks[i + n:i + n + CUE_WINDOW]
-            if ATTRIBUTION_CUES.intersection(window):
-                return i
-    return None
+_STARTS: dict[int, tuple[object, dict[str, list[tuple[str, tuple[str, ...]]]]]] = {}
+
+
+def _by_first_token(aliases: dict[str, list[tuple[str, ...]]]) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """(outlet, name) pairs keyed by the name's first word, kept per alias table (it rarely changes)."""
+    hit = _STARTS.get(id(aliases))
+    if hit is None or hit[0] is not aliases:
+        table: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for outlet, names in aliases.items():
+            for name in names:
+                table.setdefault(name[0], []).append((outlet, name))
+        hit = _STARTS[id(aliases)] = (aliases, table)
+    return hit[1]
 
 
 def alias_tokens(names: list[str]) -> list[tuple[str, ...]]:
