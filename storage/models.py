@@ -102,7 +102,8 @@ class Article(Base):
     via: Mapped[str] = mapped_column(String(20), default="feed")  # feed | spider | demo
     extraction_note: Mapped[str | None] = mapped_column(Text)  # why the fallback was used, if it was
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
-    links: Mapped[list[Any]] = mapped_column(JSON, default=list)  # canonical outbound links in the body
+    # canonical outbound links in the body; NULL on rows stored before migration 0002 added the column
+    links: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)
 
     outlet: Mapped[Outlet] = relationship()

@@ -1,5 +1,6 @@
 """story_term.last_day: the term index finds recently seen stories without reading old ones;
-story.merged_into_id indexed (following merged stories read the whole table)
+story.merged_into_id indexed (following merged stories read the whole table); on PostgreSQL the
+story -> origin article foreign key that 0001 left out (SQLite cannot add one to a table in place)
 
 Revision ID: 0005
 Revises: 0004
@@ -25,6 +26,8 @@ def upgrade() -> None:
     _fill_last_day()
     with op.batch_alter_table("story") as batch:
         batch.create_index("ix_story_merged_into_id", ["merged_into_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_foreign_key("fk_story_origin_article_id", "story", "article", ["origin_article_id"], ["id"])
 
 
 def _fill_last_day() -> None:
@@ -42,6 +45,8 @@ def _fill_last_day() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("fk_story_origin_article_id", "story", type_="foreignkey")
     with op.batch_alter_table("story") as batch:
         batch.drop_index("ix_story_merged_into_id")
     with op.batch_alter_table("story_term") as batch:
