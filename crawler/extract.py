@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -83,24 +84,60 @@ def extract_article(content: bytes, url: str, *, encoding: str | None = None) ->
 
 
 def _metadata(tree: lxml.html.HtmlElement, url: str) -> dict:  # type: ignore[type-arg]
-    def first(xpath: str) -> str:
-        found = tree.xpath(xpath)
-        return str(found[0]).strip() if found else ""
-
-    canonical = first('//link[@rel="canonical"]/@href') or first('//meta[@property="og:url"]/@content')
-    lang = first("/html/@lang") or first('//meta[@http-equiv="content-language"]/@content')
-    title = (first('//meta[@property="og:title"]/@content') or first("//article//h1//text()")
-             or first("//h1//text()") or first("//title/text()"))
+    metas = _meta_contents(tree)
+    canonical = _first(tree.iter("link"), "rel", "canonical", "href") or metas.get(("property", "og:url"), "")
+    lang = (tree.get("lang") or "").strip() if tree.tag == "html" else ""
+    lang = lang or metas.get(("http-equiv", "content-language"), "")
+    title = metas.get(("property", "og:title")) or _first_text(tree, "//article//h1//text()", "//h1//text()",
+                                                                "//title/text()")
     published = None
-    for name in _DATE_META:
-        value = first(f'//meta[@property="{name}" or @name="{name}" or @itemprop="{name}"]/@content')
+    for name in _DATE_META:  # the first name present decides, as a page's own order of preference
+        value = metas.get(("date", name), "")
         published = published or _parse_time(value)
-    published = published or _parse_time(first("//time/@datetime"))
+    published = published or _parse_time(_first(tree.iter("time"), "datetime", None, "datetime"))
     body = tree.xpath("//article") or tree.xpath("//main") or [tree]
     links = tuple(dict.fromkeys(canonicalize(h, url) for h in body[0].xpath(".//p//a/@href")
                                 if h.startswith(("http", "/"))))
     return {"canonical": canonicalize(canonical or url, url), "language": lang[:2].lower(),
             "title": title, "published": published, "links": links}
+
+
+def _meta_contents(tree: lxml.html.HtmlElement) -> dict[tuple[str, str], str]:
+    """Every <meta>'s content by (attribute, value), the first in document order winning: one pass
+    over the page's meta elements instead of an XPath scan of the whole tree per name asked for.
+    Date names answer to property, name or itemprop alike, under ("date", value)."""
+    found: dict[tuple[str, str], str] = {}
+    for meta in tree.iter("meta"):
+        content = meta.get("content")
+        if content is None:
+            continue
+        content = content.strip()
+        for attr in ("property", "http-equiv"):
+            value = meta.get(attr)
+            if value is not None:
+                found.setdefault((attr, value), content)
+        for attr in ("property", "name", "itemprop"):
+            value = meta.get(attr)
+            if value is not None:
+                found.setdefault(("date", value), content)
+    return found
+
+
+def _first(elements: Iterator[lxml.html.HtmlElement], attr: str, value: str | None, wanted: str) -> str:
+    """`wanted` of the first element whose `attr` is `value` (or merely present, for None)."""
+    for el in elements:
+        have, got = el.get(attr), el.get(wanted)
+        if have is not None and (value is None or have == value) and got is not None:
+            return got.strip()
+    return ""
+
+
+def _first_text(tree: lxml.html.HtmlElement, *xpaths: str) -> str:
+    for xpath in xpaths:
+        found = tree.xpath(xpath)
+        if found and str(found[0]).strip():
+            return str(found[0]).strip()
+    return ""
 
 
 def _parse_time(value: str) -> datetime | None:

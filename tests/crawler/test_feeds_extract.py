@@ -132,3 +132,34 @@ def test_fetch_article_falls_back_to_the_feed_summary(server: LocalServer) -> No
 ])
 def test_canonicalize(raw: str, expected: str) -> None:
     assert canonicalize(raw, base="https://n1info.rs/x/") == expected
+
+
+BODY = "<p>" + "Parlamenti miratoi buxhetin e ri pas një debati të gjatë mbi pagat. " * 6 + "</p>"
+
+
+def test_metadata_comes_from_the_first_usable_tag_in_page_order() -> None:
+    page = f"""<html lang=" SR-latn "><head>
+    <link rel="canonical"><link rel="canonical" href=" /lajme/a?utm_source=x ">
+    <meta property="og:url" content="https://other.example/u">
+    <meta property="og:title" content="  ">
+    <meta content="no name at all">
+    <meta name="pubdate" content="not a date">
+    <meta itemprop="datePublished" content="2023-01-01T08:00:00+01:00">
+    <meta property="article:published_time" content="2024-01-02T03:04:05Z">
+    <meta name="article:published_time" content="2025-05-05T00:00:00Z">
+    </head><body><h1>Lajme</h1><article><h1> Buxheti i ri </h1>{BODY}</article></body></html>"""
+    ex = extract_article(page.encode(), "https://site.example/lajme/a")
+    assert ex.canonical_url == "https://site.example/lajme/a"  # the first canonical link with an href
+    assert ex.language == "sr"
+    assert ex.title == "Buxheti i ri"  # a blank og:title is skipped; the article's h1 before the page's
+    # article:published_time comes first among the date names, and its first tag wins
+    assert ex.published_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_metadata_fallbacks_og_url_content_language_and_time() -> None:
+    page = f"""<html><head><meta http-equiv="content-language" content="DE-de">
+    <meta property="og:url" content="https://site.example/b"><title> Titel </title></head>
+    <body><main><time>heute</time><time datetime="2022-02-02T10:00:00">x</time>{BODY}</main></body></html>"""
+    ex = extract_article(page.encode(), "https://site.example/b?x=1")
+    assert (ex.canonical_url, ex.language, ex.title) == ("https://site.example/b", "de", "Titel")
+    assert ex.published_at == datetime(2022, 2, 2, 10, 0, tzinfo=timezone.utc)
