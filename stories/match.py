@@ -145,6 +145,8 @@ class _Text:
 
 def match_article(title: str, text: str, watches: list[CompiledWatch]) -> list[WatchHit]:
     """The watches this article matches, with the terms found and a snippet around the first."""
+    if not watches:
+        return []
     doc = _Text(f"{title}\n\n{text}" if title else text)
     hits = []
     for watch in watches:

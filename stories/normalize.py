@@ -6,6 +6,7 @@ fold(): NFKC, case folding, Serbian Cyrillic to Latin, diacritics removed, so th
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -65,6 +66,19 @@ def join_thousands(text: str) -> str:
 
 def words(text: str) -> list[tuple[str, int, int]]:
     """(folded token, start, end) for each word of the original text, so hits can be shown as written."""
+    if len(text) < CACHED_CHARS:
+        return list(_words(text))
+    return list(_recent_words(text))
+
+
+# One article's text is split several times while it is ingested (its hash, the watches, its
+# features, the denial check, and again each time its story is rebuilt), so the last texts' words
+# are kept. Short strings (names, titles, terms) are cheap and many: they would only churn the cache.
+CACHED_CHARS = 256
+RECENT_TEXTS = 64  # ~85 KB each for a 600-word article
+
+
+def _words(text: str) -> tuple[tuple[str, int, int], ...]:
     folded = fold(text)
     # fast path: folding kept every character in place (true unless ß, љ, њ… expanded), so one
     # fold of the whole text serves every word; otherwise fold word by word
@@ -77,7 +91,10 @@ def words(text: str) -> list[tuple[str, int, int]]:
             word = "".join(_TOKEN.findall(word))
         if word:
             out.append((word, start, end))
-    return out
+    return tuple(out)
+
+
+_recent_words = functools.lru_cache(maxsize=RECENT_TEXTS)(_words)
 
 
 def tokens(text: str) -> list[str]:

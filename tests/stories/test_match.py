@@ -93,3 +93,13 @@ def _fold_slowly(text: str) -> str:
 ])
 def test_fold_fast_paths_agree_with_the_plain_definition(text: str) -> None:
     assert fold(text) == _fold_slowly(text)
+
+
+def test_words_of_a_long_text_are_cached_but_each_caller_gets_its_own_list() -> None:
+    from stories.normalize import CACHED_CHARS, words
+
+    text = "Trupat amerikane në KFOR. " * (CACHED_CHARS // 10)
+    first = words(text)
+    first.clear()  # a caller changing its list must not change what the next caller gets
+    again = words(text)
+    assert again == words(text) and again[0] == ("trupat", 0, 6) and again is not words(text)
