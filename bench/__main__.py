@@ -37,10 +37,9 @@ def main() -> None:
         figures += _section(name, args)()
         loads[name] = {**load(), "seconds": round(time.perf_counter() - t, 1)}
     print(table(figures))
-    e2e = next((f for f in figures if f.section == "e2e"), None)
-    if e2e is not None:
+    if any(f.section == "e2e" for f in figures):
         print()
-        print(e2e_bench.stage_table(e2e))
+        print(e2e_bench.stage_table(figures))
     path = _write(started, args, figures, loads)
     print(f"\nload averages (1/5/15 min) at start {loads['start']}, at end {load()}; results in {path}")
 
@@ -55,6 +54,8 @@ def _args() -> argparse.Namespace:
                                           "(default 10000 quick, 10000,100000 full; 1000000 takes very long)")
     ap.add_argument("--pg", default=storage_bench.PG_ADMIN, help="PostgreSQL admin URL for storage ('' to skip)")
     ap.add_argument("--profile", action="store_true", help="record our end-to-end run with py-spy")
+    ap.add_argument("--baseline-tree", type=Path, help="end to end: also run our pipeline from this copy of "
+                                                       "the code (before a change), in the same run")
     args = ap.parse_args()
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.only) - set(SECTIONS)
@@ -74,7 +75,8 @@ def _section(name: str, args: argparse.Namespace) -> Callable[[], list[Figure]]:
         "extract": lambda: extract_bench.run(quick),
         "dedup": lambda: dedup_bench.run(quick, args.dedup_sizes),
         "storage": lambda: storage_bench.run(quick, args.pg or None),
-        "e2e": lambda: e2e_bench.run(args.articles, args.concurrency, profile=args.profile),
+        "e2e": lambda: e2e_bench.run(args.articles, args.concurrency, profile=args.profile,
+                                     baseline_tree=args.baseline_tree),
     }[name]
 
 

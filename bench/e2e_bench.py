@@ -39,8 +39,13 @@ from bench.site import ServedSite
 RESULTS = Path(__file__).parent / "results"
 
 
-def run(articles: int, concurrency: int = 8, *, timeout: float = 3600, profile: bool = False) -> list[Figure]:
-    """Serve the newsroom, run bare, ours, bare in child processes, and compare."""
+def run(articles: int, concurrency: int = 8, *, timeout: float = 3600, profile: bool = False,
+        baseline_tree: Path | None = None) -> list[Figure]:
+    """Serve the newsroom, run bare, ours, bare in child processes, and compare.
+
+    With `baseline_tree` (a copy of the code from before a change), our pipeline also runs from
+    that tree, between the two bare runs, for a before/after measured in the same conditions.
+    """
     with ServedSite(lambda base: build_site(articles, base)) as served, \
             tempfile.TemporaryDirectory(prefix="swbench-e2e-") as tmp:
         assert served.site is not None
@@ -48,18 +53,25 @@ def run(articles: int, concurrency: int = 8, *, timeout: float = 3600, profile: 
         spec.write_text(json.dumps({"outlets": served.site.outlets_config(served.base_url),
                                     "concurrency": concurrency, "per_feed": 50, "dir": tmp}))
         bare1 = _child("bare", spec, timeout)
+        before = _child("ours", spec, timeout, tree=baseline_tree) if baseline_tree else None
         ours = _child("ours", spec, timeout, profile=profile)
         bare2 = _child("bare", spec, timeout)
-    return _figures(articles, ours, [bare1, bare2])
+    figures = _figures(articles, ours, [bare1, bare2])
+    if before is not None:
+        figures.append(Figure("e2e", "articles/s, this tree", "articles/s", ours["articles"] / ours["seconds"],
+                              f"baseline tree {baseline_tree}", before["articles"] / before["seconds"],
+                              ours["articles"], note="before/after, same run", extra={"baseline": before}))
+    return figures
 
 
-def _child(kind: str, spec: Path, timeout: float, *, profile: bool = False) -> dict[str, Any]:
+def _child(kind: str, spec: Path, timeout: float, *, profile: bool = False, tree: Path | None = None) -> dict[str, Any]:
+    """One pipeline in a fresh process (from `tree` when given: `-m` puts its directory first)."""
     cmd = [sys.executable, "-m", "bench.e2e_bench", "--child", kind, "--spec", str(spec)]
     if profile:
         RESULTS.mkdir(exist_ok=True)
         out = RESULTS / f"e2e-{kind}-{time.strftime('%Y%m%d-%H%M%S')}.pyspy.txt"
         cmd = ["py-spy", "record", "--rate", "50", "--format", "raw", "--output", str(out), "--", *cmd]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=tree)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"the {kind} pipeline failed:\n{done.stderr[-3000:]}")
@@ -90,11 +102,14 @@ def _stage_rate(runs: list[dict[str, Any]], stage: str) -> float:
     return sum(r["articles"] / r["stages"][stage] for r in runs) / len(runs)
 
 
-def stage_table(fig: Figure) -> str:
-    """Seconds and milliseconds per article in each stage, ours and bare side by side."""
-    ours, bare = fig.extra["ours"], fig.extra["bare"][0]
+def stage_table(figures: list[Figure]) -> str:
+    """Seconds and milliseconds per article in each stage: ours, the baseline tree's if run, bare's."""
+    main = next(f for f in figures if f.section == "e2e")
+    runs = [("ours", main.extra["ours"])]
+    runs += [("ours, baseline tree", f.extra["baseline"]) for f in figures if "baseline" in f.extra]
+    runs.append(("bare (first run)", main.extra["bare"][0]))
     lines = [f"{'stage':44s} {'s':>7s} {'ms/art':>7s}"]
-    for name, run_ in (("ours", ours), ("bare (first run)", bare)):
+    for name, run_ in runs:
         lines.append(f"-- {name}: {run_['articles']} articles in {run_['seconds']:.1f} s, "
                      f"peak RSS {run_['peak_rss_mb']:.0f} MB (at start {run_['start_rss_mb']:.0f} MB)"
                      + (f", {run_['stories']} stories, {run_['alerts']} alerts" if "stories" in run_ else ""))
@@ -182,6 +197,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--profile", action="store_true", help="record our pipeline with py-spy into bench/results/")
+    ap.add_argument("--baseline-tree", type=Path, help="a copy of the code from before a change, run too")
     ap.add_argument("--child", choices=("ours", "bare"), help=argparse.SUPPRESS)
     ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -189,9 +205,9 @@ def main() -> None:
         spec = json.loads(args.spec.read_text())
         print(json.dumps((child_ours if args.child == "ours" else child_bare)(spec)))
         return
-    figures = run(args.articles, args.concurrency, profile=args.profile)
+    figures = run(args.articles, args.concurrency, profile=args.profile, baseline_tree=args.baseline_tree)
     print(table(figures))
-    print(stage_table(figures[0]))
+    print(stage_table(figures))
 
 
 if __name__ == "__main__":
