@@ -65,15 +65,18 @@ def _has_denial(session: Session, story: Story) -> bool:
     return session.scalar(q) is not None
 
 
-def evaluate(session: Session, story_ids: list[int], settings: Settings, now: datetime) -> list[Alert]:
-    """New alerts for these stories; lower levels reached at the same moment are recorded, not sent."""
+def evaluate(session: Session, story_ids: list[int], settings: Settings, now: datetime,
+             known_articles: dict[int, list[Any]] | None = None) -> list[Alert]:
+    """New alerts for these stories; lower levels reached at the same moment are recorded, not sent.
+    `known_articles` may hold a story's articles already loaded by the caller (placement has them)."""
     cfg = alert_settings(settings)
     fired: list[Alert] = []
     for story_id in story_ids:
         story = session.get(Story, story_id)
-        if story is None or story.status != "active":
+        # most stories match no watch and can never alert: nothing more to read for them
+        if story is None or story.status != "active" or not story.watches:
             continue
-        articles = story_articles(session, story_id)
+        articles = (known_articles or {}).get(story_id) or story_articles(session, story_id)
         # levels reached by stories merged into this one count as reached: no second alert for them
         family = merged_family(session, story_id)
         known = {(a.rule, a.level) for a in session.scalars(select(Alert).where(Alert.story_id.in_(family)))}

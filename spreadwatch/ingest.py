@@ -123,5 +123,6 @@ def _place_and_alert(session: Session, article: Article, settings: Settings, res
                      now: datetime | None) -> None:
     placement = place_article(session, article, settings)
     result.story_id = placement.story_id
-    fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow())
+    fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
+                     {placement.story_id: placement.articles})
     result.alerts = len(fired)
