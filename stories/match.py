@@ -14,7 +14,10 @@ any of its rules does.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from spreadwatch.settings import WatchConfig
@@ -147,7 +150,31 @@ def match_article(title: str, text: str, watches: list[CompiledWatch]) -> list[W
     """The watches this article matches, with the terms found and a snippet around the first."""
     if not watches:
         return []
-    doc = _Text(f"{title}\n\n{text}" if title else text)
+    doc_text = f"{title}\n\n{text}" if title else text
+    key = (id(watches), hashlib.blake2b(doc_text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+    with _verdicts_lock:
+        known = _verdicts.get(key)
+        if known is not None and known[0] is watches:
+            _verdicts.move_to_end(key)
+    if known is None or known[0] is not watches:
+        known = (watches, _match(doc_text, watches))
+        with _verdicts_lock:
+            _verdicts[key] = known
+            if len(_verdicts) > RECENT_VERDICTS:
+                _verdicts.popitem(last=False)
+    return [WatchHit(h.watch, list(h.terms), h.snippet) for h in known[1]]  # callers may change theirs
+
+
+# The same texts are matched again and again against the same watches: each time a story is rebuilt,
+# every article in it is checked for a denial. Verdicts are kept by a digest of the text (16 bytes,
+# not the text) and the watch list, which the entry holds so that its id cannot be reused meanwhile.
+RECENT_VERDICTS = 4096
+_verdicts: OrderedDict[tuple[int, bytes], tuple[list[CompiledWatch], list[WatchHit]]] = OrderedDict()
+_verdicts_lock = threading.Lock()
+
+
+def _match(doc_text: str, watches: list[CompiledWatch]) -> list[WatchHit]:
+    doc = _Text(doc_text)
     hits = []
     for watch in watches:
         for rule in watch.rules:

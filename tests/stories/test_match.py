@@ -103,3 +103,13 @@ def test_words_of_a_long_text_are_cached_but_each_caller_gets_its_own_list() -> 
     first.clear()  # a caller changing its list must not change what the next caller gets
     again = words(text)
     assert again == words(text) and again[0] == ("trupat", 0, 6) and again is not words(text)
+
+
+def test_a_text_matched_again_gets_the_same_verdict_and_its_own_hits() -> None:
+    text = "Trupat amerikane mund të tërhiqen nga KFOR-i, sipas burimeve në Prishtinë."
+    first = match_article("", text, WATCHES)
+    first[0].terms.append("changed by a caller")
+    again = match_article("", text, WATCHES)
+    assert [h.watch for h in again] == ["kfor-withdrawal"] and "changed by a caller" not in again[0].terms
+    other = compile_watches([WatchConfig(name="base", rules=[WatchRule(all=[["bondsteel", "prishtin*"]])])])
+    assert [h.watch for h in match_article("", text, other)] == ["base"]  # the same text, other watches
