@@ -34,7 +34,11 @@ import httpx
 
 SERVER = r'''
 import hashlib, sys, threading
+from http.server import ThreadingHTTPServer
 from spreadwatch.localserver import LocalServer, Response
+# a listen backlog like a real web server's (socketserver's default of 5 drops connections at high
+# concurrency, and every 304 the poller gets costs a new connection, see crawler/fetch.py)
+ThreadingHTTPServer.request_queue_size = 1024
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x/</link><description>d</description></channel></rss>'
 ETAG = '"' + hashlib.sha1(FEED).hexdigest()[:16] + '"'
 def feed(req):
@@ -133,8 +137,10 @@ def poll_304s(base: str, n: int, concurrencies: list[int], server_pid: int) -> l
 
 
 def row(n: int, concurrency: int, report: Any, ours: Usage, bare: Usage, unread: Usage) -> dict[str, Any]:
+    errors = [f.error for f in report.feeds if f.status == "error"]
     return {"feeds": n, "concurrency": concurrency,
             "not_modified": sum(f.status == "not-modified" for f in report.feeds),
+            "errors": len(errors), "first_error": errors[0] if errors else None,
             "seconds": round(ours.wall, 1), "feeds_per_minute": round(n / ours.wall * 60),
             "cpu_seconds": round(ours.cpu, 1), "cpu_share": round(ours.cpu_share, 2), "rss_mb": rss_mb(),
             "bare_httpx_seconds": round(bare.wall, 1), "bare_httpx_cpu_seconds": round(bare.cpu, 1),

@@ -11,9 +11,9 @@ Jobs (one instance each, misfires coalesced):
 
 SIGTERM/SIGINT: the scheduler stops, in-flight polls are cancelled (an article being ingested
 commits whole or rolls back whole; a feed whose poll was abandoned keeps its old state and is
-polled again by the next start), 304s already seen are written, a running crawl child is
-terminated, and the blocking jobs still running (an alert send, housekeeping, the crawl's own
-bookkeeping) get `STOP_GRACE_SECONDS` to finish. They run in daemon threads, so none of them can
+polled again by the next start), 304s already seen are written, a running crawl is told to stop
+(its child process is killed at once), and the blocking jobs still running (an alert send,
+housekeeping, the crawl's own bookkeeping) get `STOP_GRACE_SECONDS` to finish. They run in daemon threads, so none of them can
 hold the process past that.
 """
 
@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Awaitable, Callable, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -70,6 +71,7 @@ class Daemon:
         self._cycles: set[asyncio.Task[None]] = set()
         self._blocking: dict[str, asyncio.Future[Any]] = {}  # job name -> its running thread's result
         self._spawned: set[asyncio.Task[None]] = set()
+        self._crawl_stop = threading.Event()  # set at stop: the crawl kills its child and returns
         self._send_lock = asyncio.Lock()
         self._send_wanted = False
         _zero_counters(self.state.metrics)
@@ -171,14 +173,14 @@ class Daemon:
 
     # ------------------------------------------------------------------ spiders, housekeeping
     async def crawl_job(self) -> None:
-        from spiders import run_crawl
+        from spiders import crawlable, run_crawl
 
-        keys = [o.key for o in self.settings.outlets if o.enabled and (o.sitemaps or o.listings or o.json_endpoints)]
+        keys = [o.key for o in crawlable(self.settings)[0]]
         if not keys:
             return
         t0 = time.perf_counter()
         try:
-            report = await self._in_thread("crawl", run_crawl, self.settings, keys)
+            report = await self._in_thread("crawl", partial(run_crawl, stop=self._crawl_stop), self.settings, keys)
         except Exception as e:
             self._job_failed("crawl", e)
             return
@@ -259,16 +261,17 @@ class Daemon:
         """Stop scheduling, abandon in-flight polls, end the crawl, let a send finish briefly."""
         log.info("stopping", extra={"feeds_in_flight": len(self.in_flight)})
         self.scheduler.shutdown(wait=False)
+        self._crawl_stop.set()
         for task in list(self._cycles):
             task.cancel()
         await asyncio.gather(*self._cycles, return_exceptions=True)  # each one writes its 304s first
-        _end_children()
-        # the crawl's thread notices its child has gone; a send or housekeeping may finish meanwhile
+        # the crawl's thread kills its child and records why; a send or housekeeping may finish
         running = dict(self._blocking)
         if running:
             _, late = await asyncio.wait(running.values(), timeout=STOP_GRACE_SECONDS)
             if late:
                 log.warning("abandoned at stop", extra={"jobs": sorted(n for n, f in running.items() if f in late)})
+        _end_children()  # any child process still there
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for t in others:
             t.cancel()
@@ -322,8 +325,8 @@ def _settle_threadsafe(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[Any]
 
 
 def _end_children(grace: float = 3.0) -> None:
-    """Terminate the spiders' child process (SIGTERM, then SIGKILL): each article it stores is its
-    own transaction, so stopping it anywhere loses nothing the next crawl will not find again."""
+    """Terminate child processes still running (SIGTERM, then SIGKILL): a crawl's child stores each
+    article in its own transaction, so stopping it anywhere loses nothing the next crawl won't find."""
     children = multiprocessing.active_children()
     for child in children:
         child.terminate()
