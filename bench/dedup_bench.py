@@ -77,7 +77,7 @@ def _placement(n: int) -> list[Figure]:
     """bench/dedup_speed.py at one size, as figures (it times the replay corpus's real ingests)."""
     r = dedup_speed.measure(n)
     floor = r["datasketch"]
-    probes, note = int(r.get("probes", 0)), f"p95 {{}} ms; bench/dedup_speed.py"
+    probes, note = int(r.get("probes", 0)), "p95 {} ms; bench/dedup_speed.py"
     return [
         Figure("dedup", f"assign (choose story) median, {n:,} stored", "ms", r["assign_ms"]["median"],
                "datasketch MinHashLSH.query", floor["query_ms"], probes, lower_is_better=True,

@@ -130,14 +130,19 @@ def _rss_mb(field: str = "VmRSS") -> float:
 
 def child_ours(spec: dict[str, Any]) -> dict[str, Any]:
     """The real poll cycle into a fresh SQLite file, with its stages clocked."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import SessionTransaction
+
     import crawler.articles
     import crawler.feeds
     import spreadwatch.cycle
     import spreadwatch.ingest
-    from sqlalchemy import func, select
-    from sqlalchemy.orm import SessionTransaction
-
-    from spreadwatch.settings import HttpSettings, OutletConfig, PollSettings, load_settings
+    from spreadwatch.settings import (
+        HttpSettings,
+        OutletConfig,
+        PollSettings,
+        load_settings,
+    )
     from storage import Alert, Article, Database
 
     c = spec["concurrency"]
