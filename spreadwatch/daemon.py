@@ -371,6 +371,14 @@ def _logfmt(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)  # quoted, newlines escaped: the event stays one line
 
 
+class _CancelledAtStop(logging.Filter):
+    """Drops APScheduler's report of a job cancelled by stop(): a job submitted just before it is
+    cancelled before its first line runs, and the scheduler logs that as a job error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 def configure_logging(*, as_json: bool = False, level: int = logging.INFO) -> None:
     """Send every log record to stderr as one line (text or JSON)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -379,6 +387,7 @@ def configure_logging(*, as_json: bool = False, level: int = logging.INFO) -> No
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
+    logging.getLogger("apscheduler.executors.default").addFilter(_CancelledAtStop())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations at start, line by line
 

@@ -120,3 +120,25 @@ def test_text_log_lines_are_key_value_and_one_line_even_with_a_traceback() -> No
     assert "RuntimeError: boom\\non two lines" in line
     event = json.loads(EventFormatter(as_json=True).format(record("x", exc=True)))
     assert event["exc"].splitlines()[-1] == "on two lines"  # JSON keeps the traceback whole
+
+
+def test_a_job_cancelled_at_stop_is_not_logged_as_a_job_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from spreadwatch.daemon import configure_logging
+
+    root, executor = logging.getLogger(), logging.getLogger("apscheduler.executors.default")
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging(as_json=True)
+        for error in (asyncio.CancelledError(), RuntimeError("a real job error")):
+            try:
+                raise error
+            except BaseException:
+                executor.exception("Error running job alerts")
+        lines = capsys.readouterr().err.splitlines()
+    finally:  # the logging set-up is process-wide: give the other tests theirs back
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        executor.filters.clear()
+    assert len(lines) == 1 and "a real job error" in json.loads(lines[0])["exc"]
