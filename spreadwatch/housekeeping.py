@@ -65,14 +65,9 @@ def _tidy_sqlite(db: Database, report: HousekeepingReport) -> None:
 
 
 def _vacuum_sqlite(db: Database) -> None:
-    # VACUUM cannot run inside a transaction, and storage begins one before every statement it is
-    # given (BEGIN IMMEDIATE, see storage/db.py): the driver's cursor runs it outside any
-    with db.engine.connect() as c:
-        cursor = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute("VACUUM")
-        finally:
-            cursor.close()
+    # VACUUM cannot run inside a transaction: an AUTOCOMMIT connection begins none
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql("VACUUM")
 
 
 def free_share(c: Connection) -> float:

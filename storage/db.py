@@ -76,8 +76,10 @@ def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock at BEGIN (waiting up to busy_timeout for it): a transaction
     # that read first and writes later fails outright (SQLITE_BUSY) when another process committed
     # in between, instead of waiting its turn
-    mode = "DEFERRED" if conn.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":  # asked for no transaction (VACUUM needs that)
+        return
+    conn.exec_driver_sql(f"BEGIN {'DEFERRED' if options.get(READ_ONLY) else 'IMMEDIATE'}")
 
 
 def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]

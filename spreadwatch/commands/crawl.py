@@ -10,8 +10,10 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from spreadwatch.commands.core import ConfigOpt, DbOpt, _settings
+from web.history import plain
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +57,8 @@ def outlet_health(database: Any) -> list[dict[str, Any]]:
         feeds: dict[int, list[dict[str, Any]]] = {}
         for f in s.scalars(select(Feed)):
             feeds.setdefault(f.outlet_id, []).append({"url": f.url, "failures": f.failures, "last_error": f.last_error,
-                                                      "last_warning": f.last_warning, "last_ok_at": iso(f.last_ok_at)})
+                                                      "last_warning": f.last_warning, "last_ok_at": iso(f.last_ok_at),
+                                                      "next_poll_at": iso(f.next_poll_at)})
         return [{"key": o.key, "name": o.name, "last_ok_at": iso(o.last_ok_at), "last_error": o.last_error,
                  "last_error_at": iso(o.last_error_at), "failures": o.failures, "articles_24h": recent.get(o.id, 0),
                  "feeds": feeds.get(o.id, [])} for o in s.scalars(select(Outlet).order_by(Outlet.key))]
@@ -71,10 +74,13 @@ def outlets(as_json: bool = typer.Option(False, "--json"), config: Optional[Path
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Outlets ({len(rows)})")
-    for col in ("outlet", "last ok", "articles 24h", "failures", "last error"):
+    for col in ("outlet", "last ok", "articles 24h", "failures", "next try", "last error"):
         table.add_column(col, overflow="fold")
     for r in rows:
         err = r["last_error"] or next((f["last_warning"] for f in r["feeds"] if f["last_warning"]), "") or ""
-        table.add_row(r["key"], (r["last_ok_at"] or "never")[:16], str(r["articles_24h"]), str(r["failures"]),
-                      err[:120], style="red" if r["last_error"] else "")
+        # when a failing feed is tried again (its backoff), so an operator knows whether to wait
+        retry = min((f["next_poll_at"] for f in r["feeds"] if f["failures"] and f["next_poll_at"]), default="")
+        last_ok = (r["last_ok_at"] or "never")[:16].replace("T", " ")
+        table.add_row(r["key"], last_ok, str(r["articles_24h"]), str(r["failures"]), retry[:16].replace("T", " "),
+                      Text(plain(err[:120])), style="red" if r["last_error"] else "")
     Console().print(table)

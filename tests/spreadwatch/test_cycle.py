@@ -111,6 +111,8 @@ def test_failing_feed_is_recorded_and_backs_off_without_losing_anything(server: 
     rows = {r["key"]: r for r in json.loads(shown.stdout)}
     assert rows["broken"]["failures"] == 2 and "500" in rows["broken"]["last_error"]
     assert rows["broken"]["feeds"][0]["failures"] == 2 and "500" in rows["broken"]["feeds"][0]["last_error"]
+    retry_at = datetime.fromisoformat(rows["broken"]["feeds"][0]["next_poll_at"].replace("Z", "+00:00"))
+    assert retry_at > datetime.now(timezone.utc)  # the feed's backoff, shown to the operator
     assert rows["shembull"]["failures"] == 0 and rows["shembull"]["last_error"] is None
 
 
