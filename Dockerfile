@@ -10,6 +10,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     SPREADWATCH_DB=sqlite:////data/spreadwatch.db
 
+# a font with Latin, Albanian and Cyrillic letters for the timeline PNG (the slim image has none)
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY . /app
 RUN pip install -e . \
