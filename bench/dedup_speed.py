@@ -28,6 +28,7 @@ import random
 import resource
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -78,7 +79,10 @@ def fill(path: str, n: int, seed: int = 1) -> float:
     _fill_stories(conn, times, rng)
     for start in range(0, n, BATCH):
         _fill_articles(conn, range(start, min(n, start + BATCH)), times, rng)
+        if (start // BATCH) % 10 == 9:
+            _progress(f"filled {start + BATCH:,} of {n:,} articles ({time.perf_counter() - t0:.0f} s)")
     conn.execute("COMMIT")
+    _progress(f"building the indexes of {n:,} articles")
     for _, sql in indexes:
         conn.execute(sql)
     conn.execute("ANALYZE")
@@ -206,11 +210,18 @@ def datasketch_floor(n: int, seed: int = 1) -> dict[str, float]:
             "bytes_per_article": round(rss * 2**20 / n), "insert_seconds": round(insert_s, 1)}
 
 
+def _progress(msg: str) -> None:
+    print(f"  dedup_speed: {msg}", file=sys.stderr, flush=True)
+
+
 def measure(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "bench.db")
+        _progress(f"filling a SQLite archive with {n:,} articles")
         fill_s = _in_child(fill, path, n)
+        _progress(f"placing the corpus's 2025 articles on top of {n:,} stored")
         ours = _in_child(probe, path)
+    _progress(f"datasketch MinHashLSH with {n:,} signatures in memory (the floor)")
     floor = _in_child(datasketch_floor, n)
     return {"stored": n, "fill_seconds": round(fill_s, 1), **ours,
             "index_bytes_per_article": round(ours["index_bytes"] / n), "datasketch": floor}

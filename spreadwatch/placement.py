@@ -1,10 +1,13 @@
 """Placing an article in a story: storage gathers the candidates, stories/ decides, storage writes.
 
 Called by ingest() inside the article's transaction, after the article row (with its watch
-matches) is flushed. The usual newcomer is the latest article of its story; then only its own
-edge, the story's counts and its index terms change, and nothing else is rewritten. An article
-that arrives out of order (published before others of its story) or that merges stories has the
-whole tree rebuilt, so the result never depends on arrival order.
+matches) is flushed. An article's edge depends only on the articles published before it, so when
+a newcomer joins a story only its own edge and the edges of the articles published after it can
+change: the usual newcomer is the latest article of its story, and then only its own edge, the
+story's counts and its index terms are written. One that arrives out of order (published before
+others of its story) also has the later articles' edges recomputed. A new story or a merge has the
+whole tree rebuilt. Either way the result is the tree a full rebuild gives, whatever the arrival
+order.
 """
 
 from __future__ import annotations
@@ -146,9 +149,9 @@ def update_story(session, story: Story, article: Article, settings: Settings, *,
     """Bring the story's tree, summary and index terms up to date after `article` joined it;
     returns the story's articles (by publication) and whether its index terms changed."""
     articles = sorted(repo.story_articles(session, story.id), key=lambda a: (repo.article_time(a), a.id))
-    if rebuild or articles[-1].id != article.id or not story.fingerprint:
+    if rebuild or not story.fingerprint:
         return articles, rebuild_story(session, story, settings, articles)
-    return articles, _extend_story(session, story, articles, settings)
+    return articles, _insert_into_story(session, story, articles, article, settings)
 
 
 def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-untyped-def]
@@ -166,17 +169,21 @@ def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-
     return _write_summary(session, story, articles, edges[0].article_id, names, numbers)
 
 
-def _extend_story(session, story: Story, articles: list[Article], settings: Settings) -> bool:  # type: ignore[no-untyped-def]
-    """The newcomer is the story's latest article: add its edge and its counts; nothing else moves."""
-    nodes = [_node(a, whole=False) for a in articles[:-1]] + [_node(articles[-1])]
-    edge = edge_for(nodes[-1], sources_before(nodes, len(nodes) - 1), outlet_aliases(settings))
-    repo.replace_links(session, [edge.article_id], [_link_row(edge)])
+def _insert_into_story(session, story: Story, articles: list[Article], article: Article,  # type: ignore[no-untyped-def]
+                       settings: Settings) -> bool:
+    """`article` joined the story (`articles`, in publication order): recompute the edges from its
+    place on and add its counts; the edges of the articles published before it cannot change."""
+    at = next(i for i, a in enumerate(articles) if a.id == article.id)
+    nodes = [_node(a, whole=False) for a in articles[:at]] + [_node(a) for a in articles[at:]]
+    aliases = outlet_aliases(settings)
+    edges = [Edge(nodes[0].article_id, None, "origin", 1.0, {})] if at == 0 else []
+    edges += [edge_for(nodes[i], sources_before(nodes, i), aliases) for i in range(max(at, 1), len(nodes))]
+    repo.replace_links(session, [a.id for a in articles[at:]], [_link_row(e) for e in edges])
     fp = story.fingerprint
     names, numbers = Counter(fp.get("names", {})), Counter(fp.get("numbers", {}))
-    names.update(nodes[-1].features.names)
-    numbers.update(nodes[-1].features.numbers)
-    origin = story.origin_article_id if story.origin_article_id is not None else articles[0].id
-    return _write_summary(session, story, articles, origin, names, numbers)
+    names.update(nodes[at].features.names)
+    numbers.update(nodes[at].features.numbers)
+    return _write_summary(session, story, articles, articles[0].id, names, numbers)
 
 
 def _write_summary(session, story: Story, articles: list[Article], origin_id: int,  # type: ignore[no-untyped-def]

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import event, func, select
 
-from spreadwatch.cycle import backoff, poll_due, run_once
+from crawler.draft import ArticleDraft
+from spreadwatch.cycle import backoff, poll_due, publication_order, run_once
 from spreadwatch.localserver import LocalServer, Request, Response, static
 from spreadwatch.settings import HttpSettings, OutletConfig, Settings, load_settings
 from storage import Article, Database, Feed, Outlet
@@ -179,3 +180,13 @@ def test_not_modified_answers_are_written_in_one_update_per_batch(server: LocalS
         assert {f.last_status for f in rows} == {304} and len(rows) == 30
         assert all(f.next_poll_at and f.next_poll_at > datetime.now(timezone.utc) + timedelta(minutes=5) for f in rows)
         assert s.scalar(select(func.count(Article.id))) == 1
+
+
+def test_a_feeds_entries_are_stored_oldest_first_undated_after_in_reverse_feed_order() -> None:
+    def draft(name: str, hour: int | None) -> ArticleDraft:
+        when = datetime(2025, 2, 19, hour, tzinfo=timezone.utc) if hour is not None else None
+        return ArticleDraft("o", f"https://o.example/{name}", f"https://o.example/{name}", name, "", published_at=when)
+
+    feed = [draft("n1", None), draft("d9", 9), draft("n2", None), draft("d7", 7), draft("d8", 8)]  # newest first
+    assert [d.title for d in publication_order(feed)] == ["d7", "d8", "d9", "n2", "n1"]
+    assert publication_order([]) == []
