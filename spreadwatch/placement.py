@@ -23,7 +23,7 @@ from storage.models import Article, Story
 from stories.attribution import alias_tokens, credited_outlets, is_denial
 from stories.cluster import Candidate, Decision, StoryProfile, assign, idf_from_counts, same_story, story_terms
 from stories.features import Features, band_keys, extract_features, pack, unpack
-from stories.propagation import Edge, Node, build_tree, edge_for, sources_before
+from stories.propagation import Edge, Node, build_tree, edges_from
 
 
 @dataclass
@@ -177,7 +177,7 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
     nodes = [_node(a, whole=False) for a in articles[:at]] + [_node(a) for a in articles[at:]]
     aliases = outlet_aliases(settings)
     edges = [Edge(nodes[0].article_id, None, "origin", 1.0, {})] if at == 0 else []
-    edges += [edge_for(nodes[i], sources_before(nodes, i), aliases) for i in range(max(at, 1), len(nodes))]
+    edges += edges_from(nodes, max(at, 1), aliases)
     repo.replace_links(session, [a.id for a in articles[at:]], [_link_row(e) for e in edges])
     fp = story.fingerprint
     names, numbers = Counter(fp.get("names", {})), Counter(fp.get("numbers", {}))

@@ -50,9 +50,28 @@ def build_tree(nodes: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> 
     ordered = sorted(nodes, key=lambda n: (n.published, n.article_id))
     if not ordered:
         return []
-    edges = [Edge(ordered[0].article_id, None, "origin", 1.0, {})]
-    edges += [edge_for(node, sources_before(ordered, i), aliases) for i, node in enumerate(ordered[1:], start=1)]
+    return [Edge(ordered[0].article_id, None, "origin", 1.0, {})] + edges_from(ordered, 1, aliases)
+
+
+def edges_from(ordered: list[Node], start: int, aliases: dict[str, list[tuple[str, ...]]]) -> list[Edge]:
+    """The edges of ordered[start:] (start >= 1; `ordered` by publication). Each depends only on the
+    articles before it, so a newcomer changes its own edge and those of the articles after it."""
+    if start >= len(ordered):
+        return []
+    signatures = np.stack([n.features.signature for n in ordered])  # once, not once per article
+    edges = []
+    for i in range(start, len(ordered)):
+        at = _source_positions(i)
+        overlap = np.count_nonzero(signatures[at] == signatures[i], axis=1) / signatures.shape[1]
+        edges.append(edge_for(ordered[i], sources_before(ordered, i), aliases, overlap))
     return edges
+
+
+def _source_positions(i: int) -> slice | np.ndarray:
+    if i <= MAX_SOURCES:
+        return slice(0, i)
+    half = MAX_SOURCES // 2
+    return np.r_[0:half, i - half:i]
 
 
 def sources_before(ordered: list[Node], i: int) -> list[Node]:
@@ -63,21 +82,21 @@ def sources_before(ordered: list[Node], i: int) -> list[Node]:
     return ordered[:half] + ordered[i - half:i]
 
 
-def edge_for(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> Edge:
-    """The edge of one article, given the articles published before it (earliest first).
-
-    It depends on nothing later, so a story that grows at its end only needs the newcomer's edge."""
+def edge_for(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]],
+             overlap: np.ndarray | None = None) -> Edge:
+    """The edge of one article, given the articles published before it (earliest first) and,
+    when the caller has it, the estimated Jaccard overlap of its signature with each of theirs."""
     origin = earlier[0]
-    source, kind, score, evidence = find_source(node, earlier, aliases)
+    source, kind, score, evidence = find_source(node, earlier, aliases, overlap)
     if node.denial_terms:
         evidence = {**evidence, "denial_terms": node.denial_terms, "as": kind}
         kind, source = "denial", source or origin
     return Edge(node.article_id, (source or origin).article_id, kind, round(score, 3), evidence)
 
 
-def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]]
-                ) -> tuple[Node | None, str, float, dict[str, object]]:
-    copy = _best_copy(node, earlier)
+def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]],
+                overlap: np.ndarray | None = None) -> tuple[Node | None, str, float, dict[str, object]]:
+    copy = _best_copy(node, earlier, overlap)
     if copy is not None:
         src, j = copy
         return src, "copy", j, {"jaccard": round(j, 3)}
@@ -91,12 +110,12 @@ def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[s
     return _by_shared_facts(node, earlier)
 
 
-def _best_copy(node: Node, earlier: list[Node]) -> tuple[Node, float] | None:
-    # one comparison of the newcomer's signature with all earlier ones: the same estimate as
-    # features.jaccard, without a Python call per pair (a story of hundreds rebuilds in O(n) calls)
-    own = node.features.signature
-    matrix = np.stack([e.features.signature for e in earlier])
-    overlap = np.count_nonzero(matrix == own, axis=1) / len(own)
+def _best_copy(node: Node, earlier: list[Node], overlap: np.ndarray | None = None) -> tuple[Node, float] | None:
+    # one comparison of the signature with all earlier ones: the same estimate as features.jaccard,
+    # without a Python call per pair
+    if overlap is None:
+        own = node.features.signature
+        overlap = np.count_nonzero(np.stack([e.features.signature for e in earlier]) == own, axis=1) / len(own)
     close = np.flatnonzero(overlap >= COPY_JACCARD)
     if not close.size:
         return None
