@@ -22,14 +22,25 @@ secondo riferisce riferito scrive scritto riporta riportato citato quotidiano gi
 """))
 CUE_WINDOW = 4  # an outlet named this close to a cue is a source being credited
 
-DENIAL = compile_watches([WatchConfig(name="denial", rules=[WatchRule(all=[[
+# Words that only ever deny or debunk a claim count on their own. Plain "denied" or "mohoi" is
+# everyday news language ("the mayor denied wrongdoing"), so it counts only near a word for the
+# claim itself: a report, the news, allegations, speculation.
+DENIAL_STRONG = [
     "disinformation", "misinformation", "fake news", "false claim*", "debunk*", "fact-check*", "fact check*",
-    "unfounded", "verdict ~2 false", "denied", "denies", "dismissed ~4 report*",
-    "desinformation", "falschmeldung*", "dementiert*", "dementi",
-    "dezinformim*", "dezinformat*", "lajm* ~2 rreme", "e ka mohuar", "mohoi", "mohon", "demant*", "pavërtet*",
-    "dezinformacij*", "lažn* ~2 vest*", "lažn* ~2 informacij*", "demantova*", "demanti*", "negira*",
+    "unfounded", "verdict ~2 false", "desinformation", "falschmeldung*", "dementiert*", "dementi",
+    "dezinformim*", "dezinformat*", "lajm* ~2 rreme", "demant*", "pavërtet*",
+    "dezinformacij*", "lažn* ~2 vest*", "lažn* ~2 informacij*", "demantova*", "demanti*",
     "disinformazion*", "notizi* ~2 fals*", "smentit*", "smentisc*", "bufal*",
-]])])])
+]
+DENIAL_VERBS = ["denied", "denies", "deny", "dismissed", "rejected", "bestritt*", "bestreit*", "zurückgewiesen",
+                "mohoi", "mohon", "mohuar", "hodhi poshtë", "negira*", "opovrg*"]
+CLAIM_WORDS = ["report*", "claim*", "allegation*", "rumo*", "speculation*", "news", "story", "article*",
+               "bericht*", "meldung*", "behauptung*", "spekulation*", "gerücht*",
+               "lajm*", "raport*", "pretendim*", "spekulim*", "thashethem*", "shkrim*",
+               "navod*", "izveštaj*", "izvestaj*", "vest*", "tvrdnj*", "pisanj*", "spekulacij*", "glasin*",
+               "notizi*", "indiscrezion*", "voci", "articol*", "rapport*"]
+DENIAL = compile_watches([WatchConfig(name="denial", rules=[WatchRule(all=[
+    DENIAL_STRONG + [f"{verb} ~6 {claim}" for verb in DENIAL_VERBS for claim in CLAIM_WORDS]])])])
 
 
 @dataclass(frozen=True)

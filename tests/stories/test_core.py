@@ -71,6 +71,13 @@ def test_denials_in_several_languages() -> None:
     assert is_denial("", "Ministarstvo je demantovalo pisanje lista")
     assert is_denial("", "Il ministero ha smentito la notizia")
     assert not is_denial("", "Italy is preparing for a US withdrawal from Kosovo")
+    # a plain "denied" denies the claim only when it is about the claim: a report, the news, allegations
+    for text in ("The Pentagon denied the report", "Pentagoni e mohoi lajmin e Bild", "Ministarstvo je negiralo navode",
+                 "Das Ministerium bestritt den Bericht", "The report was firmly rejected by NATO"):
+        assert is_denial("", text), text
+    for text in ("Kurti denied meeting Vucic in Brussels", "Ministria mohoi se kishte takim me ambasadorin",
+                 "Der Bürgermeister bestritt jede Verantwortung", "He denied it"):
+        assert not is_denial("", text), text
 
 
 def test_tree_prefers_wording_then_credits_and_marks_denials() -> None:
