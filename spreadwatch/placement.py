@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from spreadwatch.settings import Settings
 from storage import stories_repo as repo
 from storage.models import Article, Story
 from stories.attribution import alias_tokens, credited_outlets, is_denial
 from stories.cluster import Candidate, Decision, StoryProfile, assign, idf_from_counts, same_story, story_terms
 from stories.features import Features, band_keys, extract_features, pack, unpack
-from stories.propagation import Edge, Node, build_tree, edges_from
+from stories.propagation import MAX_SOURCES, Edge, Node, build_tree, edges_at, edges_from, may_change
 
 
 @dataclass
@@ -174,16 +176,66 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
     """`article` joined the story (`articles`, in publication order): recompute the edges from its
     place on and add its counts; the edges of the articles published before it cannot change."""
     at = next(i for i, a in enumerate(articles) if a.id == article.id)
-    nodes = [_node(a, whole=False) for a in articles[:at]] + [_node(a) for a in articles[at:]]
     aliases = outlet_aliases(settings)
-    edges = [Edge(nodes[0].article_id, None, "origin", 1.0, {})] if at == 0 else []
-    edges += edges_from(nodes, max(at, 1), aliases)
-    repo.replace_links(session, [a.id for a in articles[at:]], [_link_row(e) for e in edges])
+    if at == 0:  # a new origin: every edge may change
+        nodes = [_node(a) for a in articles]
+        edges = [Edge(nodes[0].article_id, None, "origin", 1.0, {})] + edges_from(nodes, 1, aliases)
+        repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
+    else:
+        nodes = [_node(a, whole=False) for a in articles]
+        redo = [at] + _changed_by(session, nodes, at, aliases)
+        for i in redo[1:]:
+            nodes[i] = _node(articles[i])
+        nodes[at] = _node(article)
+        edges = edges_at(nodes, redo, aliases)
+        repo.replace_links(session, [nodes[i].article_id for i in redo], [_link_row(e) for e in edges])
     fp = story.fingerprint
     names, numbers = Counter(fp.get("names", {})), Counter(fp.get("numbers", {}))
     names.update(nodes[at].features.names)
     numbers.update(nodes[at].features.numbers)
     return _write_summary(session, story, articles, articles[0].id, names, numbers)
+
+
+def _changed_by(session, nodes: list[Node], at: int,  # type: ignore[no-untyped-def]
+                aliases: dict[str, list[tuple[str, ...]]]) -> list[int]:
+    """Positions after `at` whose edges the article at `at` (just inserted, not first) can change."""
+    later = range(at + 1, len(nodes))
+    if not later:
+        return []
+    new = nodes[at]
+    stacked = np.stack([nodes[i].features.signature for i in later])
+    overlaps = np.count_nonzero(stacked == new.features.signature, axis=1) / stacked.shape[1]
+    current = repo.links_of(session, [nodes[i].article_id for i in later])
+    return [i for i, overlap in zip(later, overlaps)
+            if i > MAX_SOURCES or may_change(new, nodes[i], float(overlap), _credits(nodes[i], aliases),
+                                             current.get(nodes[i].article_id))]
+
+
+class _CreditCache:
+    """Outlets an article credits depend on its text, its outlet and the alias table: keep recent ones."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size, self.aliases, self.data = size, None, OrderedDict()  # type: ignore[var-annotated]
+
+    def get(self, node: Node, aliases: dict[str, list[tuple[str, ...]]]) -> frozenset[str]:
+        if aliases is not self.aliases:
+            self.aliases, self.data = aliases, OrderedDict()
+        key = (node.features.content_hash, node.outlet)
+        hit = self.data.get(key)
+        if hit is None:
+            hit = frozenset(c.outlet for c in credited_outlets(node.features.folded_text.split(), aliases, node.outlet))
+            self.data[key] = hit
+            if len(self.data) > self.size:
+                self.data.popitem(last=False)
+        self.data.move_to_end(key)
+        return hit
+
+
+_credit_cache = _CreditCache()
+
+
+def _credits(node: Node, aliases: dict[str, list[tuple[str, ...]]]) -> frozenset[str]:
+    return _credit_cache.get(node, aliases)
 
 
 def _write_summary(session, story: Story, articles: list[Article], origin_id: int,  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ The tree is rebuilt from publication times, so the order in which articles arriv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,11 +57,17 @@ def build_tree(nodes: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> 
 def edges_from(ordered: list[Node], start: int, aliases: dict[str, list[tuple[str, ...]]]) -> list[Edge]:
     """The edges of ordered[start:] (start >= 1; `ordered` by publication). Each depends only on the
     articles before it, so a newcomer changes its own edge and those of the articles after it."""
-    if start >= len(ordered):
+    return edges_at(ordered, range(start, len(ordered)), aliases)
+
+
+def edges_at(ordered: list[Node], positions: Iterable[int], aliases: dict[str, list[tuple[str, ...]]]) -> list[Edge]:
+    """The edges of the articles at these positions (each >= 1) of `ordered` (by publication)."""
+    positions = list(positions)
+    if not positions:
         return []
     signatures = np.stack([n.features.signature for n in ordered])  # once, not once per article
     edges = []
-    for i in range(start, len(ordered)):
+    for i in positions:
         at = _source_positions(i)
         overlap = np.count_nonzero(signatures[at] == signatures[i], axis=1) / signatures.shape[1]
         edges.append(edge_for(ordered[i], sources_before(ordered, i), aliases, overlap))
@@ -72,6 +79,29 @@ def _source_positions(i: int) -> slice | np.ndarray:
         return slice(0, i)
     half = MAX_SOURCES // 2
     return np.r_[0:half, i - half:i]
+
+
+def may_change(newcomer: Node, later: Node, overlap: float, credits: frozenset[str],
+               current: tuple[str, float, dict[str, object]] | None) -> bool:
+    """Whether `newcomer`, published before `later` and not first in its story, can change the edge
+    `later` has now (`current`: kind, score, evidence as stored). Valid while `later` has at most
+    MAX_SOURCES articles before it, so that its possible sources only gain the newcomer.
+
+    find_source tries copy, link, credit, then shared facts, and takes the first that finds a
+    source. The newcomer can only enter through one of them: as a copy candidate (overlap), as the
+    linked article, as an article of a credited outlet, or, when the edge came from shared facts,
+    by sharing at least as much (an equal score from an earlier article wins)."""
+    if current is None:
+        return True
+    if overlap >= COPY_JACCARD or newcomer.url in later.features.links or newcomer.outlet in credits:
+        return True
+    kind, score, evidence = current
+    step = evidence.get("as", kind) if kind == "denial" else kind
+    if step in ("translation", "same-event"):
+        shared = (len(newcomer.features.names & later.features.names)
+                  + 1.6 * len(newcomer.features.numbers & later.features.numbers))
+        return shared > 0 and shared >= score - 1e-6  # stored scores are rounded to 3 places
+    return step not in ("copy", "attribution")
 
 
 def sources_before(ordered: list[Node], i: int) -> list[Node]:

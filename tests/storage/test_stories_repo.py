@@ -103,3 +103,38 @@ def test_growing_a_story_in_any_order_gives_the_tree_a_rebuild_gives(db_url: str
             assert st.fingerprint == fingerprint  # counts kept incrementally equal counts recomputed
     assert _links(db) == extended and len(extended) == len(story)
     assert {kind for _, kind, _ in extended.values()} >= {"origin", "copy", "attribution", "denial"}
+
+
+@pytest.mark.parametrize("max_sources", [400, 5])
+def test_a_shuffled_newsroom_keeps_every_story_as_a_rebuild_would(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                                  max_sources: int) -> None:
+    """Generated articles (copies, denials, one large story) in a shuffled order: an
+    out-of-order newcomer recomputes only the edges it can change, and every stored edge equals a
+    full rebuild's. With max_sources 5 the window of possible sources moves too."""
+    import spreadwatch.placement
+    import stories.propagation
+    from bench.pages import build_site
+    from crawler.draft import ArticleDraft
+    from spreadwatch.settings import OutletConfig, load_settings
+
+    monkeypatch.setattr(stories.propagation, "MAX_SOURCES", max_sources)
+    monkeypatch.setattr(spreadwatch.placement, "MAX_SOURCES", max_sources)
+    base = "http://127.0.0.1:9"
+    site = build_site(300, base)
+    settings = load_settings().with_overrides(
+        database_url=sqlite_url, outlets=[OutletConfig.model_validate(o) for o in site.outlets_config(base)])
+    db = Database(sqlite_url)
+    arts = list(site.articles)
+    random.Random(11).shuffle(arts)
+    for a in arts:
+        with db.session() as s:
+            ingest(s, ArticleDraft(a.outlet, base + a.path, base + a.path, a.title, "\n\n".join(a.paragraphs),
+                                   a.language, a.published), settings)
+    stored = _links(db)
+    with db.session() as s:
+        stories = s.scalars(select(Story).where(Story.status == "active")).all()
+        assert max(len(repo_articles(s, st.id)) for st in stories) >= 15  # a story large enough to matter
+        for st in stories:
+            rebuild_story(s, st, settings)
+    assert _links(db) == stored and len(stored) == len(arts)
+    assert {kind for _, kind, _ in stored.values()} >= {"origin", "copy", "same-event", "denial"}

@@ -103,3 +103,52 @@ def test_tree_prefers_wording_then_credits_and_marks_denials() -> None:
     assert edges[3].source_id == 1 and edges[3].kind == "attribution"  # "Prema pisanju lista Bild"
     assert edges[5].kind == "denial" and edges[5].source_id == 1
     assert "dezinformim" in edges[5].evidence["denial_terms"]  # type: ignore[operator]
+
+
+def test_may_change_never_misses_an_edge_that_a_newcomer_changes() -> None:
+    """Soundness of the shortcut placement takes for an out-of-order newcomer: on random stories,
+    every later edge that differs between the tree without and with the newcomer is one that
+    may_change flags (copies, links, credits and shared facts all occur)."""
+    import random
+
+    import numpy as np
+
+    from stories.features import Features
+    from stories.propagation import may_change
+
+    rng = random.Random(5)
+    outlets = [f"outlet{i}" for i in range(6)]
+    aliases = {o: alias_tokens([o]) for o in outlets}
+    bases = [np.array([rng.getrandbits(32) for _ in range(64)], dtype=np.uint64) for _ in range(3)]
+    changed_seen = flagged_without_change = 0
+    for trial in range(150):
+        nodes = []
+        for i in range(rng.randint(3, 12)):
+            sig = bases[rng.randrange(3)].copy()
+            for k in rng.sample(range(64), rng.choice([0, 10, 30, 64])):
+                sig[k] = rng.getrandbits(32)
+            outlet = rng.choice(outlets)
+            text = f"sipas {rng.choice(outlets)} lajmi" if rng.random() < 0.3 else "lajmi i dites"
+            links = frozenset({f"https://x/{rng.randrange(12)}"}) if rng.random() < 0.2 else frozenset()
+            f = Features(f"h{trial}-{i}", sig, frozenset(rng.sample("abcdef", rng.randint(0, 4))),
+                         frozenset(rng.sample(["600", "1999", "4767"], rng.randint(0, 2))), links,
+                         rng.choice(["sq", "de"]), 3, text)
+            nodes.append(Node(i, outlet, f.language, T0 + timedelta(minutes=rng.randrange(1000)), f"https://x/{i}",
+                              f, text.split(), ["denied"] if rng.random() < 0.2 else []))
+        nodes.sort(key=lambda n: (n.published, n.article_id))
+        at = rng.randrange(1, len(nodes))
+        newcomer = nodes[at]
+        before = {e.article_id: e for e in build_tree(nodes[:at] + nodes[at + 1:], aliases)}
+        after = {e.article_id: e for e in build_tree(nodes, aliases)}
+        for later in nodes[at + 1:]:
+            old, new = before[later.article_id], after[later.article_id]
+            overlap = float(np.count_nonzero(later.features.signature == newcomer.features.signature)) / 64
+            credits = frozenset(c.outlet for c in credited_outlets(later.tokens, aliases, later.outlet))
+            flagged = may_change(newcomer, later, overlap, credits, (old.kind, old.score, old.evidence))
+            if (old.source_id, old.kind, old.score, old.evidence) != (new.source_id, new.kind, new.score, new.evidence):
+                changed_seen += 1
+                assert flagged, (trial, later.article_id, old, new)
+            elif flagged:
+                flagged_without_change += 1
+    assert changed_seen >= 20  # the random stories did exercise the newcomer changing later edges
+    assert flagged_without_change < 10 * changed_seen  # and the shortcut still skips most unchanged ones
