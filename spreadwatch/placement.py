@@ -205,10 +205,16 @@ def _changed_by(session, nodes: list[Node], at: int,  # type: ignore[no-untyped-
     new = nodes[at]
     stacked = np.stack([nodes[i].features.signature for i in later])
     overlaps = np.count_nonzero(stacked == new.features.signature, axis=1) / stacked.shape[1]
-    current = repo.links_of(session, [nodes[i].article_id for i in later])
-    return [i for i, overlap in zip(later, overlaps)
-            if i > MAX_SOURCES or may_change(new, nodes[i], float(overlap), _credits(nodes[i], aliases),
-                                             current.get(nodes[i].article_id))]
+    stored = repo.links_of(session, [nodes[i].article_id for i in later])
+    earlier_ids = {n.article_id for n in nodes[:at]}
+    redo = []
+    for i, overlap in zip(later, overlaps):
+        link = stored.get(nodes[i].article_id)
+        current = link[1:] if link else None
+        if i > MAX_SOURCES or may_change(new, nodes[i], float(overlap), _credits(nodes[i], aliases), current,
+                                         source_is_earlier=bool(link) and link[0] in earlier_ids):
+            redo.append(i)
+    return redo
 
 
 class _CreditCache:

@@ -159,12 +159,13 @@ def merge_stories(session: Session, into: int, others: list[int]) -> None:
         session.execute(update(Story).where(Story.id == sid).values(status="merged", merged_into_id=into))
 
 
-def links_of(session: Session, article_ids: list[int]) -> dict[int, tuple[str, float, dict[str, Any]]]:
-    """article id -> (kind, score, evidence) of its stored edge."""
+def links_of(session: Session, article_ids: list[int]) -> dict[int, tuple[int | None, str, float, dict[str, Any]]]:
+    """article id -> (source article id, kind, score, evidence) of its stored edge."""
     if not article_ids:
         return {}
-    q = select(Link.article_id, Link.kind, Link.score, Link.evidence).where(Link.article_id.in_(article_ids))
-    return {aid: (kind, score, evidence or {}) for aid, kind, score, evidence in session.execute(q)}
+    q = (select(Link.article_id, Link.source_article_id, Link.kind, Link.score, Link.evidence)
+         .where(Link.article_id.in_(article_ids)))
+    return {aid: (src, kind, score, evidence or {}) for aid, src, kind, score, evidence in session.execute(q)}
 
 
 def replace_links(session: Session, article_ids: list[int], links: list[dict[str, Any]]) -> None:

@@ -82,7 +82,7 @@ def _source_positions(i: int) -> slice | np.ndarray:
 
 
 def may_change(newcomer: Node, later: Node, overlap: float, credits: frozenset[str],
-               current: tuple[str, float, dict[str, object]] | None) -> bool:
+               current: tuple[str, float, dict[str, object]] | None, source_is_earlier: bool = False) -> bool:
     """Whether `newcomer`, published before `later` and not first in its story, can change the edge
     `later` has now (`current`: kind, score, evidence as stored). Valid while `later` has at most
     MAX_SOURCES articles before it, so that its possible sources only gain the newcomer.
@@ -90,7 +90,8 @@ def may_change(newcomer: Node, later: Node, overlap: float, credits: frozenset[s
     find_source tries copy, link, credit, then shared facts, and takes the first that finds a
     source. The newcomer can only enter through one of them: as a copy candidate (overlap), as the
     linked article, as an article of a credited outlet, or, when the edge came from shared facts,
-    by sharing at least as much (an equal score from an earlier article wins)."""
+    by sharing more, or as much while published before the current source (`source_is_earlier`
+    says whether that source was published before the newcomer: an equal score then keeps it)."""
     if current is None:
         return True
     if overlap >= COPY_JACCARD or newcomer.url in later.features.links or newcomer.outlet in credits:
@@ -100,7 +101,9 @@ def may_change(newcomer: Node, later: Node, overlap: float, credits: frozenset[s
     if step in ("translation", "same-event"):
         shared = (len(newcomer.features.names & later.features.names)
                   + 1.6 * len(newcomer.features.numbers & later.features.numbers))
-        return shared > 0 and shared >= score - 1e-6  # stored scores are rounded to 3 places
+        if abs(shared - score) <= 1e-6:  # stored scores are rounded to 3 places
+            return shared > 0 and not source_is_earlier
+        return shared > score
     return step not in ("copy", "attribution")
 
 

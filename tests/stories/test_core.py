@@ -144,7 +144,8 @@ def test_may_change_never_misses_an_edge_that_a_newcomer_changes() -> None:
             old, new = before[later.article_id], after[later.article_id]
             overlap = float(np.count_nonzero(later.features.signature == newcomer.features.signature)) / 64
             credits = frozenset(c.outlet for c in credited_outlets(later.tokens, aliases, later.outlet))
-            flagged = may_change(newcomer, later, overlap, credits, (old.kind, old.score, old.evidence))
+            earlier = old.source_id in {n.article_id for n in nodes[:at]}
+            flagged = may_change(newcomer, later, overlap, credits, (old.kind, old.score, old.evidence), earlier)
             if (old.source_id, old.kind, old.score, old.evidence) != (new.source_id, new.kind, new.score, new.evidence):
                 changed_seen += 1
                 assert flagged, (trial, later.article_id, old, new)
