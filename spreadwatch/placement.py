@@ -150,17 +150,22 @@ def update_story(session, story: Story, article: Article, settings: Settings, *,
                  rebuild: bool = False) -> tuple[list[Article], bool]:
     """Bring the story's tree, summary and index terms up to date after `article` joined it;
     returns the story's articles (by publication) and whether its index terms changed."""
-    articles = sorted(repo.story_articles(session, story.id), key=lambda a: (repo.article_time(a), a.id))
+    articles = _story_articles(session, story.id)
     if rebuild or not story.fingerprint:
         return articles, rebuild_story(session, story, settings, articles)
     return articles, _insert_into_story(session, story, articles, article, settings)
+
+
+def _story_articles(session, story_id: int) -> list[Article]:  # type: ignore[no-untyped-def]
+    """A story's articles in publication order (their watches are read by story_watches)."""
+    return sorted(repo.story_articles(session, story_id, matches=False), key=lambda a: (repo.article_time(a), a.id))
 
 
 def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-untyped-def]
                   articles: list[Article] | None = None) -> bool:
     """Recompute the propagation tree and summary of a story from all its articles."""
     if articles is None:
-        articles = sorted(repo.story_articles(session, story.id), key=lambda a: (repo.article_time(a), a.id))
+        articles = _story_articles(session, story.id)
     edges = build_tree([_node(a) for a in articles], outlet_aliases(settings))
     repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
     names, numbers = Counter(), Counter()  # type: ignore[var-annotated]
