@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -38,22 +38,28 @@ class Placement:
     articles: list[Article] = field(default_factory=list)  # the story's articles, for the alert rules
 
 
-class _FeatureCache:
-    """Features are derived from text, so a process may keep some: a small LRU, keyed by content."""
+class _Recent:
+    """What is derived from an article's text may be kept by the process: a small LRU."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size, self.data = size, OrderedDict()  # type: ignore[var-annotated]
 
-    def get(self, a: Article) -> Features:
-        key = (a.id, a.content_hash)
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
         hit = self.data.get(key)
         if hit is None:
-            hit = extract_features(a.title, a.text, a.language, tuple(a.links or ()), a.content_hash)
-            self.data[key] = hit
+            hit = self.data[key] = compute()
             if len(self.data) > self.size:
                 self.data.popitem(last=False)
         self.data.move_to_end(key)
         return hit
+
+
+class _FeatureCache(_Recent):
+    """Features are derived from text: keyed by the article and its content."""
+
+    def get(self, a: Article) -> Features:  # type: ignore[override]
+        return super().get((a.id, a.content_hash), lambda: extract_features(
+            a.title, a.text, a.language, tuple(a.links or ()), a.content_hash))
 
 
 _features = _FeatureCache()
@@ -222,31 +228,16 @@ def _changed_by(session, nodes: list[Node], at: int,  # type: ignore[no-untyped-
     return redo
 
 
-class _CreditCache:
-    """Outlets an article credits depend on its text, its outlet and the alias table: keep recent ones."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size, self.aliases, self.data = size, None, OrderedDict()  # type: ignore[var-annotated]
-
-    def get(self, node: Node, aliases: dict[str, list[tuple[str, ...]]]) -> frozenset[str]:
-        if aliases is not self.aliases:
-            self.aliases, self.data = aliases, OrderedDict()
-        key = (node.features.content_hash, node.outlet)
-        hit = self.data.get(key)
-        if hit is None:
-            hit = frozenset(c.outlet for c in credited_outlets(node.features.folded_text.split(), aliases, node.outlet))
-            self.data[key] = hit
-            if len(self.data) > self.size:
-                self.data.popitem(last=False)
-        self.data.move_to_end(key)
-        return hit
-
-
-_credit_cache = _CreditCache()
+_credit_cache: tuple[Any, _Recent] = (None, _Recent())
 
 
 def _credits(node: Node, aliases: dict[str, list[tuple[str, ...]]]) -> frozenset[str]:
-    return _credit_cache.get(node, aliases)
+    """Outlets an article credits: they depend on its text, its outlet and the alias table."""
+    global _credit_cache
+    if _credit_cache[0] is not aliases:
+        _credit_cache = (aliases, _Recent())
+    return _credit_cache[1].get((node.features.content_hash, node.outlet), lambda: frozenset(
+        c.outlet for c in credited_outlets(node.features.folded_text.split(), aliases, node.outlet)))
 
 
 def _write_summary(session, story: Story, articles: list[Article], origin_id: int,  # type: ignore[no-untyped-def]
