@@ -17,15 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-import numpy as np
-
 from spreadwatch.settings import Settings
 from storage import stories_repo as repo
 from storage.models import Article, Story
 from stories.attribution import alias_tokens, credited_outlets, is_denial
 from stories.cluster import Candidate, Decision, StoryProfile, assign, idf_from_counts, same_story, story_terms
 from stories.features import Features, band_keys, extract_features, pack, unpack
-from stories.propagation import MAX_SOURCES, Edge, Node, build_tree, edges_at, edges_from, may_change
+from stories.propagation import Edge, Node, build_tree, edges_at, later_edges_to_redo
 
 
 @dataclass
@@ -190,11 +188,12 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
     aliases = outlet_aliases(settings)
     if at == 0:  # a new origin: every edge may change
         nodes = [_node(a) for a in articles]
-        edges = [Edge(nodes[0].article_id, None, "origin", 1.0, {})] + edges_from(nodes, 1, aliases)
+        edges = build_tree(nodes, aliases)
         repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
     else:
         nodes = [_node(a, whole=False) for a in articles]
-        redo = [at] + _changed_by(session, nodes, at, aliases)
+        stored = repo.links_of(session, [a.id for a in articles[at + 1:]])
+        redo = [at] + later_edges_to_redo(nodes, at, stored, lambda n: _credits(n, aliases))
         for i in redo[1:]:
             nodes[i] = _node(articles[i])
         nodes[at] = _node(article)
@@ -205,27 +204,6 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
     names.update(nodes[at].features.names)
     numbers.update(nodes[at].features.numbers)
     return _write_summary(session, story, articles, articles[0].id, names, numbers)
-
-
-def _changed_by(session, nodes: list[Node], at: int,  # type: ignore[no-untyped-def]
-                aliases: dict[str, list[tuple[str, ...]]]) -> list[int]:
-    """Positions after `at` whose edges the article at `at` (just inserted, not first) can change."""
-    later = range(at + 1, len(nodes))
-    if not later:
-        return []
-    new = nodes[at]
-    stacked = np.stack([nodes[i].features.signature for i in later])
-    overlaps = np.count_nonzero(stacked == new.features.signature, axis=1) / stacked.shape[1]
-    stored = repo.links_of(session, [nodes[i].article_id for i in later])
-    earlier_ids = {n.article_id for n in nodes[:at]}
-    redo = []
-    for i, overlap in zip(later, overlaps):
-        link = stored.get(nodes[i].article_id)
-        current = link[1:] if link else None
-        if i > MAX_SOURCES or may_change(new, nodes[i], float(overlap), _credits(nodes[i], aliases), current,
-                                         source_is_earlier=bool(link) and link[0] in earlier_ids):
-            redo.append(i)
-    return redo
 
 
 _credit_cache: tuple[Any, _Recent] = (None, _Recent())

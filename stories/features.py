@@ -68,6 +68,11 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
+def overlaps(signatures: np.ndarray, sig: np.ndarray) -> np.ndarray:
+    """jaccard() of `sig` with each row of `signatures`, in one numpy step."""
+    return np.count_nonzero(signatures == sig, axis=1) / signatures.shape[1]
+
+
 def pack(sig: np.ndarray) -> bytes:
     return sig.astype("<u8").tobytes()
 

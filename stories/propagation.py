@@ -8,15 +8,16 @@ The tree is rebuilt from publication times, so the order in which articles arriv
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+import numpy as np
 
 from stories.attribution import credited_outlets
 from stories.cluster import COPY_JACCARD
-import numpy as np
-
-from stories.features import Features
+from stories.features import Features, overlaps
 
 TIE = 0.05  # copies within this of the best overlap are equally good: the earliest is the source
 TRANSLATION_MIN = 4.0  # weighted shared names/numbers for a cross-language link to be a translation
@@ -51,27 +52,40 @@ def build_tree(nodes: list[Node], aliases: dict[str, list[tuple[str, ...]]]) -> 
     ordered = sorted(nodes, key=lambda n: (n.published, n.article_id))
     if not ordered:
         return []
-    return [Edge(ordered[0].article_id, None, "origin", 1.0, {})] + edges_from(ordered, 1, aliases)
-
-
-def edges_from(ordered: list[Node], start: int, aliases: dict[str, list[tuple[str, ...]]]) -> list[Edge]:
-    """The edges of ordered[start:] (start >= 1; `ordered` by publication). Each depends only on the
-    articles before it, so a newcomer changes its own edge and those of the articles after it."""
-    return edges_at(ordered, range(start, len(ordered)), aliases)
+    return [Edge(ordered[0].article_id, None, "origin", 1.0, {})] + edges_at(ordered, range(1, len(ordered)), aliases)
 
 
 def edges_at(ordered: list[Node], positions: Iterable[int], aliases: dict[str, list[tuple[str, ...]]]) -> list[Edge]:
-    """The edges of the articles at these positions (each >= 1) of `ordered` (by publication)."""
+    """The edges of the articles at these positions (each >= 1) of `ordered` (by publication). Each
+    depends only on the articles before it."""
     positions = list(positions)
     if not positions:
         return []
     signatures = np.stack([n.features.signature for n in ordered])  # once, not once per article
-    edges = []
-    for i in positions:
-        at = _source_positions(i)
-        overlap = np.count_nonzero(signatures[at] == signatures[i], axis=1) / signatures.shape[1]
-        edges.append(edge_for(ordered[i], sources_before(ordered, i), aliases, overlap))
-    return edges
+    return [edge_for(ordered[i], sources_before(ordered, i), aliases,
+                     overlaps(signatures[_source_positions(i)], signatures[i])) for i in positions]
+
+
+def later_edges_to_redo(ordered: list[Node], at: int, stored: Mapping[int, tuple[Any, ...]],
+                        credits: Callable[[Node], frozenset[str]]) -> list[int]:
+    """Positions after `at` whose edges the article at `at` (a newcomer, not the first) can change.
+    `stored` maps an article id to its stored edge (source id, kind, score, evidence); `credits`
+    gives the outlets an article credits."""
+    later = range(at + 1, len(ordered))
+    if not later:
+        return []
+    new = ordered[at]
+    near = overlaps(np.stack([ordered[i].features.signature for i in later]), new.features.signature)
+    earlier_ids = {n.article_id for n in ordered[:at]}
+    redo = []
+    for i, overlap in zip(later, near):
+        link = stored.get(ordered[i].article_id)
+        # past MAX_SOURCES the window of possible sources moves: recompute
+        if i > MAX_SOURCES or may_change(new, ordered[i], float(overlap), credits(ordered[i]),
+                                         tuple(link[1:]) if link else None,  # type: ignore[arg-type]
+                                         source_is_earlier=bool(link) and link[0] in earlier_ids):
+            redo.append(i)
+    return redo
 
 
 def _source_positions(i: int) -> slice | np.ndarray:
@@ -116,9 +130,9 @@ def sources_before(ordered: list[Node], i: int) -> list[Node]:
 
 
 def edge_for(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]],
-             overlap: np.ndarray | None = None) -> Edge:
-    """The edge of one article, given the articles published before it (earliest first) and,
-    when the caller has it, the estimated Jaccard overlap of its signature with each of theirs."""
+             overlap: np.ndarray) -> Edge:
+    """The edge of one article, given the articles published before it (earliest first) and the
+    estimated Jaccard overlap of its signature with each of theirs."""
     origin = earlier[0]
     source, kind, score, evidence = find_source(node, earlier, aliases, overlap)
     if node.denial_terms:
@@ -128,7 +142,7 @@ def edge_for(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str,
 
 
 def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[str, ...]]],
-                overlap: np.ndarray | None = None) -> tuple[Node | None, str, float, dict[str, object]]:
+                overlap: np.ndarray) -> tuple[Node | None, str, float, dict[str, object]]:
     copy = _best_copy(node, earlier, overlap)
     if copy is not None:
         src, j = copy
@@ -143,12 +157,7 @@ def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[s
     return _by_shared_facts(node, earlier)
 
 
-def _best_copy(node: Node, earlier: list[Node], overlap: np.ndarray | None = None) -> tuple[Node, float] | None:
-    # one comparison of the signature with all earlier ones: the same estimate as features.jaccard,
-    # without a Python call per pair
-    if overlap is None:
-        own = node.features.signature
-        overlap = np.count_nonzero(np.stack([e.features.signature for e in earlier]) == own, axis=1) / len(own)
+def _best_copy(node: Node, earlier: list[Node], overlap: np.ndarray) -> tuple[Node, float] | None:
     close = np.flatnonzero(overlap >= COPY_JACCARD)
     if not close.size:
         return None

@@ -111,14 +111,12 @@ def test_a_shuffled_newsroom_keeps_every_story_as_a_rebuild_would(sqlite_url: st
     """Generated articles (copies, denials, one large story) in a shuffled order: an
     out-of-order newcomer recomputes only the edges it can change, and every stored edge equals a
     full rebuild's. With max_sources 5 the window of possible sources moves too."""
-    import spreadwatch.placement
     import stories.propagation
     from bench.pages import build_site
     from crawler.draft import ArticleDraft
     from spreadwatch.settings import OutletConfig, load_settings
 
     monkeypatch.setattr(stories.propagation, "MAX_SOURCES", max_sources)
-    monkeypatch.setattr(spreadwatch.placement, "MAX_SOURCES", max_sources)
     base = "http://127.0.0.1:9"
     site = build_site(300, base)
     settings = load_settings().with_overrides(
