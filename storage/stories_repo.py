@@ -223,6 +223,8 @@ def _article_entry(a: Article, link: Link | None, origin_time: datetime, by_id: 
         "source": src.id if src else None, "source_outlet": src.outlet.key if src else None,
         "kind": link.kind if link else "origin", "score": link.score if link else 1.0,
         "evidence": link.evidence if link else {}, "watches": sorted({m.watch for m in a.matches}),
+        # why the article is in this story (placement's decision), as opposed to its source within it
+        "placement": (a.features or {}).get("placement"),
     }
 
 
