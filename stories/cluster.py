@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stories.features import Features, jaccard
-from stories.terms import cosine
+from stories.terms import cosine, skeleton
 
 COPY_JACCARD = 0.5  # shingle overlap above this is shared wording, not a shared topic
 CENTROID_TERMS = 120  # per language: what a story says, bounded (its lightest terms barely move a cosine)
@@ -106,13 +106,15 @@ class Evidence:
     hours: float  # from the story's nearest edge (0 inside its time span)
     size: int
     credited: bool  # the article credits an outlet of the story, or the story credits the article's outlet
+    shared: int = 0  # names and numbers in common (a name and its skeleton once): one can be a coincidence
     shared_terms: list[str] = field(default_factory=list)
     shared_anchors: list[str] = field(default_factory=list)
 
     def inputs(self) -> list[float]:
         """The model's inputs, in calibration.json's order (FEATURES)."""
         same = 1.0 if self.same_language else 0.0
-        return [1.0, self.lexical * same, same, self.anchors, math.log1p(self.hours), math.log(max(self.size, 1))]
+        return [1.0, self.lexical * same, same, self.anchors, math.log1p(self.hours), math.log(max(self.size, 1)),
+                math.log1p(self.shared)]
 
     def similarity(self) -> float:
         """The stronger of the two cosines: words (same language only) or names and numbers."""
@@ -125,12 +127,13 @@ class Evidence:
                 **({"credits_outlet_of_story": True} if self.credited else {})}
 
 
-FEATURES = ["bias", "lexical", "same_language", "anchors", "log_hours", "log_size"]
+FEATURES = ["bias", "lexical", "same_language", "anchors", "log_hours", "log_size", "log_shared"]
 # An article that credits an outlet of a live story ("sipas Bild", "laut Politico"), or that a live
 # story credits, joins it when its words or its names are at least this similar (cosine) to the
-# story's, however long the story was quiet: the credit says which story it follows, and a busy
+# story's and it shares names or numbers with it, however long the story was quiet: the credit says which story it follows, and a busy
 # outlet has many stories, so the similarity chooses among them.
 CREDIT_SIMILARITY = 0.2
+CREDIT_SHARED = 3  # ... and share at least this many names or numbers: Kosovo and Pristina are any story about the place
 
 
 def evidence(new: Features, when: datetime, profile: StoryProfile, credits: frozenset[str] = frozenset(),
@@ -144,7 +147,16 @@ def evidence(new: Features, when: datetime, profile: StoryProfile, credits: froz
         hours = min(abs((when - profile.first).total_seconds()), abs((when - profile.last).total_seconds())) / 3600
     credited = bool(credits & profile.outlets) or outlet in profile.credits
     return Evidence(lexical, same is not None, anchors, hours, profile.size, credited,
+                    shared_evidence(new.anchors, profile.anchors),
                     _strongest(new.terms, same or {}), _strongest(new.anchors, profile.anchors))
+
+
+def shared_evidence(a: dict[str, float], b: dict[str, float]) -> int:
+    """How many names and numbers two anchor vectors share, a name and its skeleton counted once."""
+    common = a.keys() & b.keys()
+    exact = {k for k in common if not k.startswith("~")}
+    covered = {"~" + skeleton(k) for k in exact if not k.startswith("#")}
+    return len(exact) + len({k for k in common if k.startswith("~")} - covered)
 
 
 def _strongest(a: dict[str, float], b: dict[str, float], n: int = 8) -> list[str]:
@@ -219,7 +231,8 @@ def assign(new: Features, when: datetime, hash_matches: list[Candidate], near: l
     if linked:
         return Decision(linked[0].profile.story_id, [], "link", 1.0,
                         {"links_to": sorted(new.links & linked[0].profile.urls)}, scored)
-    credited = sorted((s for s in scored if s.evidence.credited and s.evidence.similarity() >= CREDIT_SIMILARITY),
+    credited = sorted((s for s in scored if s.evidence.credited and s.evidence.similarity() >= CREDIT_SIMILARITY
+                       and s.evidence.shared >= CREDIT_SHARED),
                       key=lambda s: (-s.evidence.similarity(), s.profile.story_id))
     if credited and credited[0].probability < model.threshold:
         best_story = credited[0]
