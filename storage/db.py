@@ -13,7 +13,7 @@ from typing import Iterator
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key held while migrating: two processes starting on a fresh database take
@@ -63,6 +63,8 @@ class Database:
         try:
             self.engine = make_engine(url, echo=echo)
             self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(self._sessions, "after_flush", _note_write)
+            event.listen(self._sessions, "do_orm_execute", _note_dml)
             if migrate:
                 upgrade(self.engine)
         except (DBAPIError, OSError) as e:  # one line for a person, not a driver's traceback
@@ -85,11 +87,23 @@ class Database:
             if not read_only:
                 self.writes.failed(purpose, e)
             raise
-        if not read_only:
+        if s.info.get(WROTE):  # a session that only read says nothing about whether writes work
             self.writes.succeeded()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+WROTE = "spreadwatch_wrote"  # Session.info key: this transaction changed rows
+
+
+def _note_write(session: Session, _flush_context: object) -> None:
+    session.info[WROTE] = True
+
+
+def _note_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[WROTE] = True
 
 
 def engine_url(url: str) -> URL:
