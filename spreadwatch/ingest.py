@@ -20,6 +20,7 @@ from crawler.draft import ArticleDraft
 from crawler.urls import canonicalize
 from spreadwatch.settings import OutletConfig, Settings
 from storage.models import Article, Outlet, WatchMatch, utcnow
+from storage.text import plain
 from stories.match import compile_watches, match_article
 from stories.normalize import tokens
 from spreadwatch.placement import place_article
@@ -93,8 +94,8 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
         cfg = draft.outlet_key
     outlet = ensure_outlet(session, cfg)
     article = Article(
-        outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=draft.title.strip(),
-        text=draft.text.strip(), language=(draft.language or outlet.language or "")[:8],
+        outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=plain(draft.title).strip(),
+        text=plain(draft.text).strip(), language=(draft.language or outlet.language or "")[:8],
         published_at=draft.published_at, first_seen_at=now or utcnow(),
         content_hash=content_hash(draft.title, draft.text), via=draft.via,
         extraction_note=draft.extraction_note, links=[canonicalize(u) for u in draft.links],
