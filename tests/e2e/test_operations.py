@@ -4,19 +4,22 @@ saying what is still held under a lease."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+import yaml
+from sqlalchemy import create_engine, select, text
 
 from alerts.sinks import SMTPSink, free_port
 from spreadwatch.newsroom import Newsroom
-from storage import Article, Database
+from storage import Article, Database, Delivery, utcnow
+from tests.alerts.replayed import KOSOVO, email_channel, ingest_story, send_in_process, settings_with, spawn
 from tests.conftest import PG_ADMIN_URL
 from tests.e2e.test_daemon import (T_AFTER, T_BEFORE, count, kill_if_running, metric, released, start, stop,
                                    wait_for, write_config)
@@ -111,3 +114,36 @@ def _healthy(port: int) -> bool:
         return health(port)[0] == 200
     except httpx.HTTPError:  # not listening yet
         return False
+
+
+def test_alerts_send_says_what_a_killed_sender_still_holds(tmp_path: Path, sqlite_url: str) -> None:
+    """`alerts send` right after a sender died mid-send: it names the delivery under the dead sender's
+    lease and when the lease ends, instead of a bare "sent 0"."""
+    with SMTPSink() as sink:
+        sink.hold = threading.Event()  # take the message, do not answer: the sender is mid-send
+        channels = [email_channel(sink.port, timeout_seconds=30)]
+        db = Database(sqlite_url)
+        ingest_story(db, settings_with(sqlite_url, channels), KOSOVO, upto=3)
+        sender = spawn().Process(target=send_in_process, args=(sqlite_url, channels, None))
+        sender.start()
+        try:
+            assert sink.received.wait(60), "the sender never reached the SMTP server"
+        finally:
+            sender.kill()
+            sender.join(30)
+        sink.hold.set()
+        cfg = tmp_path / "my.yaml"
+        cfg.write_text(yaml.safe_dump({"default_outlets": False, "database_url": sqlite_url,
+                                       "alerts": {"channels": channels, "rules": [{"name": "spreading"}],
+                                                  "delivery": {"lease_seconds": 30}}}), encoding="utf-8")
+        result = subprocess.run([sys.executable, "-m", "spreadwatch", "alerts", "send", "--config", str(cfg)],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sent 0")
+    held = re.search(r"1 deliveries held under another sender's lease .*taken over by the first send after "
+                     r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", result.stdout)
+    assert held, result.stdout
+    with db.session() as s:
+        lease_end = s.scalar(select(Delivery.claimed_until))
+    assert lease_end is not None and lease_end > utcnow()  # the dead sender's lease still runs
+    assert held.group(1) == f"{lease_end:%Y-%m-%d %H:%M:%S}"

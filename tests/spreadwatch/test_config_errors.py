@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +179,16 @@ def test_run_once_exit_codes_and_log_lines_name_outlet_and_address(tmp_path: Pat
     assert len(lines) == 3
     for outlet in dead:
         assert any(f"outlet={outlet['key']} feed={outlet['feeds'][0]}" in line for line in lines), lines
+
+
+def test_crawl_exits_1_when_outlets_fail_and_names_each(tmp_path: Path) -> None:
+    dead = [{"key": "one", "name": "One", "sitemaps": [{"url": f"http://127.0.0.1:{free_port()}/sitemap.xml"}]},
+            {"key": "two", "name": "Two", "listings": [{"url": f"http://127.0.0.1:{free_port()}/lajme/"}]}]
+    cfg = write(tmp_path, yaml.safe_dump({"default_outlets": False, "http": {"retries": 0, "per_host_delay": 0},
+                                          "outlets": dead}))
+    result = sw("crawl", "--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'c.db'}", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 outlets, 0 pages, 0 new articles" in result.stdout and "2 errors" in result.stdout
+    for outlet in dead:
+        address = (outlet.get("sitemaps") or outlet.get("listings"))[0]["url"]  # type: ignore[index]
+        assert re.search(rf"{outlet['key']}: {re.escape(address)}: connection failed", result.stderr), result.stderr
