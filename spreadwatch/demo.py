@@ -179,7 +179,7 @@ def _print_next(console: Console, rumour: dict[str, Any] | None) -> None:
     """The commands to look further, with the real id of the story the demo is about."""
     if rumour:
         st = rumour["story"]
-        console.print(Text.assemble("Who copied whom in the widest story, ", (repr(plain(st["title"])[:60]), "bold"),
+        console.print(Text.assemble("Who copied whom in the widest story, ", (repr(plain(st["title"])), "bold"),
                                     f" ({st['outlet_count']} outlets): ", (f"spreadwatch story {st['id']}", "bold")))
     console.print("Next: spreadwatch stories · spreadwatch articles --watch kfor-withdrawal · spreadwatch alerts · "
                   "spreadwatch serve")
