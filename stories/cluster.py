@@ -25,8 +25,8 @@ from stories.features import Features, jaccard
 from stories.terms import cosine
 
 COPY_JACCARD = 0.5  # shingle overlap above this is shared wording, not a shared topic
-CENTROID_TERMS = 300  # per language: what a story says, bounded (its lightest terms barely move a cosine)
-CENTROID_ANCHORS = 300
+CENTROID_TERMS = 120  # per language: what a story says, bounded (its lightest terms barely move a cosine)
+CENTROID_ANCHORS = 150
 CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
