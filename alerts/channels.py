@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from alerts.config import Channel
-from alerts.render import Message
+from alerts.render import Message, slack_text
 from spreadwatch.settings import ConfigError
 
 
@@ -36,7 +36,7 @@ def send(channel: Channel, message: Message, payload: dict[str, Any], idempotenc
             send_email(channel, message, idempotency_key)
         elif channel.type == "slack":
             # no link previews: a timeline of ten links would otherwise unfold into ten cards
-            post_json(channel, {"text": message.subject, "blocks": message.blocks, "unfurl_links": False,
+            post_json(channel, {"text": slack_text(message.subject), "blocks": message.blocks, "unfurl_links": False,
                                 "unfurl_media": False})
         elif channel.type == "webhook":
             post_json(channel, {**payload, "subject": message.subject, "text": message.text},

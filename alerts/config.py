@@ -117,9 +117,13 @@ def _parse(settings: Settings) -> AlertSettings:
     try:
         return AlertSettings.model_validate(raw)
     except ValidationError as e:
-        where = ", ".join(settings.sources[-1:]) or "config"
-        lines = [f"{where}: alerts.{_path(raw, p['loc'])}: {p['msg']}" for p in e.errors()]
+        lines = [f"{_where(settings, p['loc'])}: alerts.{_path(raw, p['loc'])}: {p['msg']}" for p in e.errors()]
         raise ConfigError("invalid alerts configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def _where(settings: Settings, loc: tuple[Any, ...]) -> str:
+    """`my.yaml:14`: the file and line of a key under `alerts:`."""
+    return settings.locate(("alerts", *loc))[0]
 
 
 def _path(raw: Any, loc: tuple[Any, ...]) -> str:
@@ -139,9 +143,9 @@ def _path(raw: Any, loc: tuple[Any, ...]) -> str:
 
 def _check_watches(parsed: AlertSettings, settings: Settings) -> None:
     known = [w.name for w in settings.watches]
-    for rule in parsed.rules:
+    for i, rule in enumerate(parsed.rules):
         if rule.watch is not None and rule.watch not in known:
-            where = ", ".join(settings.sources[-1:]) or "config"
+            where = _where(settings, ("rules", i, "watch"))
             raise ConfigError(f"{where}: alerts.rules[{rule.name}].watch: no watch named {rule.watch!r} "
                               f"(known: {', '.join(known) or 'none'})")
 

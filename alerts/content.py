@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from alerts.render import StoryNews, merge_alerts
 from storage.models import Alert, Article, WatchMatch
 from storage.stories_repo import story_history
+from storage.text import plain_values
 
 
 def alert_facts(alert: Alert) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def story_news(session: Session, alerts: list[Alert]) -> list[StoryNews]:
     Alerts of stories that no longer exist are left out; the caller decides what an empty list means."""
     by_story: dict[int, StoryNews] = {}
     for alert in sorted(alerts, key=lambda a: a.id):
-        history = story_history(session, alert.story_id)
+        history = plain_values(story_history(session, alert.story_id))  # stored before ingest cleaned it
         if history is None:
             continue
         sid = history["story"]["id"]

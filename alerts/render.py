@@ -52,14 +52,45 @@ def _offset(seconds: float) -> str:
 
 
 def headline(alert: dict[str, Any], history: dict[str, Any]) -> str:
-    """`Spreading: 'TITLE' — 5 outlets in 3 h (de→sq)`: what happened, how far, how fast, where."""
+    """`Spreading: 'TITLE' — 5 outlets in 3 h (de→sq)`: what happened, how far, how fast, where.
+
+    A spreading alert says what its rule saw: the level it reached and the shortest time in which
+    that many outlets carried the story, not the whole story's count and age (a level reached
+    within 24 h of a story that has spread for 27 h is "5 outlets in 20 h", not "7 outlets in 27 h")."""
     story, arts = history["story"], history["articles"]
-    langs = list(dict.fromkeys(a["language"] for a in arts if a["language"]))
+    outlets, seen = story["outlet_count"], arts
+    if alert["kind"] == "outlets":
+        level = max((int(lv) for lv in alert["levels"] if str(lv).isdigit()), default=0)
+        seen = _quickest(arts, level) or arts
+        outlets = level or outlets
+    langs = list(dict.fromkeys(a["language"] for a in seen if a["language"]))
     route = "→".join(langs[:5]) + ("→…" if len(langs) > 5 else "")
-    span = _span(max(a["delay_seconds"] for a in arts)) if arts else "0 min"
+    delays = [a["delay_seconds"] for a in seen]
+    span = _span(max(delays) - min(delays)) if delays else "0 min"
     what = {"outlets": "Spreading", "languages": "New language", "countries": "New country",
             "denial": "Denied"}.get(alert["kind"], "Alert")
-    return f"{what}: '{_oneline(story['title'], 80)}' — {story['outlet_count']} outlets in {span} ({route})"
+    return f"{what}: '{_oneline(story['title'], 80)}' — {outlets} outlets in {span} ({route})"
+
+
+def _quickest(arts: list[dict[str, Any]], level: int) -> list[dict[str, Any]]:
+    """The articles of the shortest stretch of time in which `level` distinct outlets carried the
+    story (empty if it never had that many): the outlets rule's own sliding window, tightest."""
+    ordered = sorted(enumerate(arts), key=lambda ia: ia[1]["delay_seconds"])
+    inside: dict[Any, int] = {}
+    best: tuple[float, int, int] | None = None
+    first = 0
+    for last, (i, a) in enumerate(ordered):
+        inside[a.get("outlet", i)] = inside.get(a.get("outlet", i), 0) + 1
+        while len(inside) >= level and level > 0:
+            span = a["delay_seconds"] - ordered[first][1]["delay_seconds"]
+            if best is None or span < best[0]:
+                best = (span, first, last)
+            gone = ordered[first][1].get("outlet", ordered[first][0])
+            inside[gone] -= 1
+            if not inside[gone]:
+                del inside[gone]
+            first += 1
+    return [a for _, a in ordered[best[1]:best[2] + 1]] if best else []
 
 
 def what_happened(alert: dict[str, Any]) -> str:
@@ -157,6 +188,12 @@ def _html_story(news: StoryNews, base_url: str | None, timeline_limit: int | Non
 def _md(text: str) -> str:
     """Slack mrkdwn: escape its three control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(subject: str) -> str:
+    """A Slack message's top-level `text` (its notification): mrkdwn too, so escaped like the blocks;
+    a scraped `<!channel>` must not page a whole channel."""
+    return _md(_oneline(subject, 300))
 
 
 def _slack_link(url: str, label: str) -> str:

@@ -23,11 +23,24 @@ def _register_all() -> None:
 _register_all()
 
 
-def main() -> None:
-    from spreadwatch.settings import ConfigError
+# Exit codes, the same for every command: 0 all went well, 1 something failed (a feed, an outlet,
+# a channel, the database), 2 the configuration is invalid (nothing was started or created).
+EXIT_FAILED, EXIT_CONFIG = 1, 2
 
+
+def main() -> None:
+    import logging
+
+    from spreadwatch.logs import configure_logging
+    from spreadwatch.settings import ConfigError
+    from storage import DatabaseUnavailable
+
+    configure_logging(level=logging.WARNING)  # warnings as one line with their fields; the daemon says more
     try:
         app()
     except ConfigError as e:
         typer.echo(f"spreadwatch: {e}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
+    except DatabaseUnavailable as e:
+        typer.echo(f"spreadwatch: {e}", err=True)
+        sys.exit(EXIT_FAILED)

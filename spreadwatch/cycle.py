@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler import CrawlError, Fetcher, FeedPoll, fetch_article, poll_feed
@@ -147,8 +148,18 @@ def sync_outlets(db: Database, settings: Settings) -> None:
             outlet = ensure_outlet(s, cfg)
             for feed in cfg.feeds:
                 if feed.url not in known:
-                    s.add(Feed(outlet_id=outlet.id, url=feed.url))
+                    _add_feed(s, outlet.id, feed.url)
                     known.add(feed.url)
+
+
+def _add_feed(s: Session, outlet_id: int, url: str) -> None:
+    """A feed row, unless another process (a second daemon starting) adds the same one meanwhile."""
+    try:
+        with s.begin_nested():
+            s.add(Feed(outlet_id=outlet_id, url=url))
+            s.flush()
+    except IntegrityError:
+        pass  # it is there now: theirs
 
 
 def due_feeds(db: Database, settings: Settings, now: datetime, *, force: bool = False,
@@ -234,7 +245,7 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     new_ids = []
     for draft in publication_order(drafts):
         prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
-        with stages.timed("ingest"), db.session() as s:  # one transaction per article
+        with stages.timed("ingest"), db.session(purpose="ingest") as s:  # one transaction per article
             result = ingest(s, draft, settings, prepared=prepared)
         if result.created:
             new_ids.append(result.article_id)

@@ -8,6 +8,7 @@ The database stays in place afterwards, so `spreadwatch articles`, `stories`, `s
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import ExitStack
 from typing import Any
 
@@ -19,11 +20,12 @@ from alerts.outbox import SendReport, send_due
 from alerts.sinks import SMTPSink
 from spreadwatch.commands.core import _progress_line
 from spreadwatch.localserver import LocalServer, Response
-from spreadwatch.cycle import run_once
+from crawler import Fetcher
+from spreadwatch.cycle import CycleReport, Progress, due_feeds, poll_feeds, sync_outlets
 from spreadwatch.newsroom import Newsroom
 from spreadwatch.report import print_cycle
 from spreadwatch.settings import HttpSettings, OutletConfig, Settings
-from storage import Database
+from storage import Database, utcnow
 from storage.queries import list_articles
 from storage.stories_repo import list_stories, story_history
 from web.history import plain
@@ -36,10 +38,10 @@ def demo_settings(base: Settings, newsroom: Newsroom, smtp_port: int, webhook_ur
     http = HttpSettings(**{**base.http.model_dump(), "per_host_delay": 0.0, "per_host_concurrency": 8,
                            "connect_timeout": 5.0, "read_timeout": 10.0, "retries": 1})
     outlets = [OutletConfig.model_validate(o) for o in newsroom.outlets_config()]
-    channels = [
-        {"name": "email", "type": "email", "host": "127.0.0.1", "port": smtp_port, "from": "spreadwatch@localhost",
-         "to": ["desk@newsroom.example"], "rate_per_minute": 60},
-        {"name": "slack", "type": "slack", "url": webhook_url, "rate_per_minute": 60},
+    channels = [  # named for what they are: they exist only while the demo runs
+        {"name": "demo-email", "type": "email", "host": "127.0.0.1", "port": smtp_port,
+         "from": "spreadwatch@localhost", "to": ["desk@newsroom.example"], "rate_per_minute": 60},
+        {"name": "demo-slack", "type": "slack", "url": webhook_url, "rate_per_minute": 60},
     ]
     alerts = {**(base.alerts or {}), "channels": channels, "base_url": "http://127.0.0.1:8080"}
     return base.with_overrides(outlets=outlets, http=http, alerts=alerts)
@@ -57,15 +59,42 @@ def run_demo(base: Settings, *, console: Console, quiet: bool = False) -> dict[s
         console.print(f"database: {settings.database_url}")
         db = Database(settings.database_url)
         progress = None if quiet else (lambda fr: console.print(_progress_line(fr)))
-        report = run_once(settings, db=db, progress=progress)
+        report = poll_in_order(db, settings, progress)
         crawled = _crawl_spider_outlets(settings, console)
         print_cycle(console, report)
         summary = _print_found(console, db, settings)
-        _print_stories(console, db, settings)
+        rumour = _print_stories(console, db, settings)
         sent = send_due(db, settings)
         _print_alerts(console, smtp, slack, sent)
-        summary.update(new=report.new + crawled, feeds=len(report.feeds), alerts_sent=sent.sent)
+        _test_channels(console, settings)
+        _print_next(console, rumour)
+        summary.update(new=report.new + crawled, feeds=len(report.feeds), alerts_sent=sent.sent,
+                       story_id=rumour["story"]["id"] if rumour else None)
         return summary
+
+
+def poll_in_order(db: Database, settings: Settings, progress: Progress | None) -> CycleReport:
+    """Every feed once, one feed after another in the order of the config.
+
+    The daemon polls its feeds concurrently, so articles reach ingest() in the order their pages
+    happen to arrive; the story engine and the alert rules see a different history each time (a
+    story whose first arrival was in Albanian alerts `new-language en` when an English article
+    follows, and not when the English origin happens to come first). The demo replays a fixed
+    newsroom, so it must give the same stories and alerts every time: same input, same order."""
+    sync_outlets(db, settings)
+    return asyncio.run(_poll_each(db, settings, progress))
+
+
+async def _poll_each(db: Database, settings: Settings, progress: Progress | None) -> CycleReport:
+    place = {f.url: n for n, f in enumerate(f for o in settings.outlets for f in o.feeds)}
+    feeds = sorted(due_feeds(db, settings, utcnow(), force=True), key=lambda f: place[f.url])
+    report = CycleReport()
+    async with Fetcher(settings.http) as fetcher:
+        for feed in feeds:  # a feed's own pages are still fetched concurrently, and stored oldest first
+            part = await poll_feeds(db, settings, fetcher, [feed], progress=progress)
+            report.feeds += part.feeds
+            report.new_article_ids += part.new_article_ids
+    return report
 
 
 def _start_newsroom() -> Newsroom:
@@ -104,7 +133,8 @@ def _print_found(console: Console, db: Database, settings: Settings) -> dict[str
     return {"matched": found}
 
 
-def _print_stories(console: Console, db: Database, settings: Settings) -> None:
+def _print_stories(console: Console, db: Database, settings: Settings) -> dict[str, Any] | None:
+    """The stories that match a watch, and the history of the widest one (the rumour), returned."""
     from spreadwatch.commands.stories import print_history
 
     with db.session(read_only=True) as s:
@@ -119,6 +149,7 @@ def _print_stories(console: Console, db: Database, settings: Settings) -> None:
     console.print(table)
     if top:
         print_history(console, top)
+    return top
 
 
 def _print_alerts(console: Console, smtp: SMTPSink, slack: LocalServer, sent: SendReport) -> None:
@@ -131,5 +162,24 @@ def _print_alerts(console: Console, smtp: SMTPSink, slack: LocalServer, sent: Se
         table.add_row("slack", "(Block Kit message, same content)")
     console.print(table)
     console.print(f"alerts: {sent.sent} sent, {sent.superseded} superseded by a newer level, "
-                  f"{sent.retrying} to retry, {sent.failed} failed. Next: spreadwatch stories · spreadwatch story ID · "
-                  "spreadwatch alerts")
+                  f"{sent.retrying} to retry, {sent.failed} failed")
+
+
+def _test_channels(console: Console, settings: Settings) -> None:
+    """`spreadwatch alerts test` on the demo's own channels, while their local servers still run."""
+    from alerts.config import alert_settings
+    from spreadwatch.commands.alerts import send_test
+
+    for chan in alert_settings(settings).channels:
+        error = send_test(chan)
+        console.print(f"alerts test --channel {chan.name}: " + (f"[red]{error}[/]" if error else "test message sent"))
+
+
+def _print_next(console: Console, rumour: dict[str, Any] | None) -> None:
+    """The commands to look further, with the real id of the story the demo is about."""
+    if rumour:
+        st = rumour["story"]
+        console.print(Text.assemble("Who copied whom in the widest story, ", (repr(plain(st["title"])), "bold"),
+                                    f" ({st['outlet_count']} outlets): ", (f"spreadwatch story {st['id']}", "bold")))
+    console.print("Next: spreadwatch stories · spreadwatch articles --watch kfor-withdrawal · spreadwatch alerts · "
+                  "spreadwatch serve")

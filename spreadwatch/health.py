@@ -38,14 +38,17 @@ def healthz(daemon: Daemon) -> Response:
 
 
 def health_report(daemon: Daemon) -> dict[str, Any]:
-    st, now = daemon.state, utcnow()
+    st, now, writes = daemon.state, utcnow(), daemon.db.writes
     stale = stale_after(daemon)
-    db_error = ping(daemon.db)
+    # a database that answers reads but refuses writes (a read-only file, a full disk) is down:
+    # nothing the daemon fetches can be stored
+    db_error = ping(daemon.db) or (f"writes fail: {writes.last_error}" if writes.failing else None)
     ticking = daemon.scheduler.running and _recent(st.last_tick_at, now, stale)
     # a slow first cycle is no failure: the daemon gets one staleness window to finish one
     cycled = _recent(st.last_cycle_ok_at, now, stale) or now - st.started_at < stale
     return {"ok": bool(ticking and db_error is None and cycled),
             "scheduler_alive": bool(ticking), "database": db_error is None, "database_error": db_error,
+            "last_write_ok_at": _iso(writes.last_ok_at), "last_write_error_at": _iso(writes.last_error_at),
             "started_at": st.started_at.isoformat(), "last_tick_at": _iso(st.last_tick_at),
             "last_cycle_ok_at": _iso(st.last_cycle_ok_at), "last_cycle_error": st.last_cycle_error,
             "feeds_in_flight": len(daemon.in_flight), "stale_after_seconds": stale.total_seconds()}
@@ -69,7 +72,7 @@ def ping(db: Database) -> str | None:
 
 
 def metrics(daemon: Daemon) -> Response:
-    gauges = database_gauges(daemon.db)
+    gauges = database_gauges(daemon.db) + write_samples(daemon.db)
     gauges.append(Sample("spreadwatch_feeds_in_flight", len(daemon.in_flight)))
     if daemon.state.last_cycle_ok_at:
         gauges.append(Sample("spreadwatch_last_cycle_ok_timestamp_seconds", daemon.state.last_cycle_ok_at.timestamp()))
@@ -92,6 +95,14 @@ def database_gauges(db: Database) -> list[Sample]:
     for state in sorted(set(DELIVERY_STATES) | set(states)):
         samples.append(Sample("spreadwatch_alert_deliveries", states.get(state, 0), (("state", state),)))
     return samples
+
+
+def write_samples(db: Database) -> list[Sample]:
+    """How this process's writes went: failed transactions by purpose, and whether writes fail now."""
+    failures = db.writes.failures
+    return [Sample("spreadwatch_database_writes_failing", int(db.writes.failing)),
+            *(Sample("spreadwatch_transaction_failures_total", failures.get(p, 0), (("transaction", p),))
+              for p in sorted({"ingest", "other", *failures}))]
 
 
 def _recent(when: datetime | None, now: datetime, window: timedelta) -> bool:

@@ -20,6 +20,7 @@ from crawler.draft import ArticleDraft
 from crawler.urls import canonicalize
 from spreadwatch.settings import OutletConfig, Settings
 from storage.models import Article, Outlet, WatchMatch, utcnow
+from storage.text import plain
 from stories.attribution import is_denial
 from stories.features import Features, extract_features
 from stories.match import compile_watches, match_article
@@ -101,7 +102,7 @@ def prepare(draft: ArticleDraft, settings: Settings, language: str | None = None
             language = draft.language or settings.outlet(draft.outlet_key).language
         except KeyError:
             language = draft.language
-    title, text = draft.title.strip(), draft.text.strip()
+    title, text = plain(draft.title).strip(), plain(draft.text).strip()  # as the article row stores them
     digest = content_hash(title, text)
     links = tuple(canonicalize(u) for u in draft.links)
     return Prepared(language[:8], digest, extract_features(title, text, language, links, digest),
@@ -124,8 +125,8 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
     if prepared is None or (not prepared.language and outlet.language):
         prepared = prepare(draft, settings, draft.language or outlet.language or "")
     article = Article(
-        outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=draft.title.strip(),
-        text=draft.text.strip(), language=prepared.language,
+        outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=plain(draft.title).strip(),
+        text=plain(draft.text).strip(), language=prepared.language,
         published_at=draft.published_at, first_seen_at=now or utcnow(),
         content_hash=prepared.content_hash, via=draft.via,
         extraction_note=draft.extraction_note, links=[canonicalize(u) for u in draft.links],

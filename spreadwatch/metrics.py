@@ -47,6 +47,11 @@ FAMILIES = {f.name: f for f in (
     Family("spreadwatch_feeds_in_flight", "gauge", "Feeds being polled right now."),
     Family("spreadwatch_last_cycle_ok_timestamp_seconds", "gauge", "When the last poll cycle finished (Unix time)."),
     Family("spreadwatch_database_up", "gauge", "1 if the database answered this scrape's queries."),
+    Family("spreadwatch_database_writes_failing", "gauge",
+           "1 while this process's last write was refused by the database and none has succeeded since."),
+    Family("spreadwatch_transaction_failures_total", "counter",
+           "Write transactions of this process that rolled back, by what they were for: ingest (one "
+           "article's transaction) or other."),
     Family("process_cpu_seconds_total", "counter", "User and system CPU time of the daemon process."),
     Family("process_resident_memory_bytes", "gauge", "Resident memory of the daemon process."),
     Family("process_start_time_seconds", "gauge", "When the daemon process started (Unix time)."),

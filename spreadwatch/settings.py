@@ -9,11 +9,12 @@ Secrets never live in YAML: fields ending in ``_env`` name the environment varia
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_DB_URL = "sqlite:///spreadwatch.db"
@@ -28,6 +29,38 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _compiled_pattern(value: str | None) -> str | None:
+    """A regex the spiders will use: compiled now, so a typo is a config error, not a crawl failure."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from None
+    return value
+
+
+# The spiders read a selector starting like this as XPath, anything else as CSS (spiders/outlets.py).
+XPATH_START = ("/", "(", "./")
+
+
+def _compiled_selector(value: str | None) -> str | None:
+    """A CSS or XPath link selector, compiled the way the spiders will (parsel's CSS, lxml's XPath)."""
+    if value is None:
+        return value
+    from lxml import etree
+    from parsel.csstranslator import HTMLTranslator
+
+    try:
+        if value.lstrip().startswith(XPATH_START):
+            etree.XPath(value)
+        else:
+            HTMLTranslator().css_to_xpath(value)
+    except (SyntaxError, etree.XPathError) as e:  # cssselect's and lxml's errors are SyntaxErrors
+        kind = "XPath" if value.lstrip().startswith(XPATH_START) else "CSS"
+        raise ValueError(f"not a valid {kind} selector: {e}") from None
+    return value
+
+
 class FeedConfig(_Model):
     url: str
     interval_minutes: float | None = None  # None: the daemon's default
@@ -38,6 +71,8 @@ class SitemapConfig(_Model):
     max_age_hours: float = 48
     url_pattern: str | None = None  # regex an article URL must match
 
+    _pattern = field_validator("url_pattern")(_compiled_pattern)
+
 
 class ListingConfig(_Model):
     url: str
@@ -45,6 +80,9 @@ class ListingConfig(_Model):
     url_pattern: str | None = None
     next_selector: str | None = None
     max_pages: int = Field(default=2, ge=1, le=50)
+
+    _pattern = field_validator("url_pattern")(_compiled_pattern)
+    _selectors = field_validator("link_selector", "next_selector")(_compiled_selector)
 
 
 class JsonEndpointConfig(_Model):
@@ -136,6 +174,7 @@ class Settings(_Model):
     watches: list[WatchConfig] = []
     alerts: dict[str, Any] = {}  # validated by alerts.config
     sources: list[str] = []  # files this was loaded from, for messages
+    _locator: _Locator | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _unique_keys(self) -> Settings:
@@ -154,6 +193,13 @@ class Settings(_Model):
 
     def with_overrides(self, **changes: Any) -> Settings:
         return self.model_copy(update=changes)
+
+    def locate(self, loc: tuple[Any, ...]) -> tuple[str, str]:
+        """(`my.yaml:12`, `watches.0.rules.1.all`) for a key of these settings: the file and line that
+        set it, and the key as that file numbers it; for errors found after loading."""
+        if self._locator is None:
+            return ", ".join(self.sources[-1:]) or "config", _dotted(loc)
+        return self._locator.locate(loc)
 
 
 # ---------------------------------------------------------------- loading, with line numbers
@@ -199,6 +245,28 @@ class _Doc:
         return self.lines.get(loc, 1)
 
 
+class _Locator:
+    """Maps a key of the merged settings back to the file, line and index that set it."""
+
+    def __init__(self, origin: dict[tuple[Any, ...], tuple[_Doc, tuple[Any, ...]]], docs: list[_Doc]) -> None:
+        self.origin, self.docs = origin, docs
+
+    def find(self, loc: tuple[Any, ...]) -> tuple[_Doc | None, tuple[Any, ...]]:
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in self.origin:
+                doc, base = self.origin[loc[:n]]
+                return doc, base + loc[n:]
+        return (self.docs[-1] if self.docs else None), loc
+
+    def locate(self, loc: tuple[Any, ...]) -> tuple[str, str]:
+        doc, doc_loc = self.find(loc)
+        return (f"{doc.path}:{doc.line_of(doc_loc)}" if doc else "config"), _dotted(doc_loc)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
 def _merge_named(base: list[dict[str, Any]], extra: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     merged = {item.get(key): item for item in base}
     for item in extra:
@@ -213,10 +281,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, config_dir: Pat
     if path is None and os.environ.get("SPREADWATCH_CONFIG"):
         path = os.environ["SPREADWATCH_CONFIG"]
     user = _Doc(Path(path)) if path is not None else None
-    # `default_outlets: false` in the user's file: watch only the outlets it lists
     wanted = ["outlets.yaml", "watches.yaml"]
-    if user is not None and user.data.pop("default_outlets", True) is False:
-        wanted.remove("outlets.yaml")
+    if user is not None:
+        _not_empty(user)
+        if not _default_outlets(user):
+            wanted.remove("outlets.yaml")
     docs: list[_Doc] = []
     if defaults:
         for name in wanted:
@@ -249,10 +318,29 @@ def load_settings(path: str | os.PathLike[str] | None = None, *, config_dir: Pat
     raw.setdefault("database_url", os.environ.get("SPREADWATCH_DB") or DEFAULT_DB_URL)
     if os.environ.get("SPREADWATCH_DB"):
         raw["database_url"] = os.environ["SPREADWATCH_DB"]
+    locator = _Locator(origin, docs)
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_describe(e, origin, docs)) from None
+        raise ConfigError(_describe(e, locator)) from None
+    settings._locator = locator
+    return settings
+
+
+def _not_empty(doc: _Doc) -> None:
+    """An empty file is more likely a mistake (a wrong path, a file cut short) than a wish for the defaults."""
+    if not doc.data:
+        raise ConfigError(f"{doc.path}:1: the file is empty (no sections such as outlets:, watches:, alerts:); "
+                          "leave out --config (and $SPREADWATCH_CONFIG) to run on the bundled defaults")
+
+
+def _default_outlets(doc: _Doc) -> bool:
+    """`default_outlets: false` in the user's file: watch only the outlets it lists, not the bundled 30."""
+    value = doc.data.pop("default_outlets", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{doc.path}:{doc.line_of(('default_outlets',))}: default_outlets: "
+                          f"expected true or false, got {value!r}")
+    return value
 
 
 def _no_duplicates(doc: _Doc) -> None:
@@ -266,21 +354,14 @@ def _no_duplicates(doc: _Doc) -> None:
             seen.add(name)
 
 
-def _describe(err: ValidationError, origin: dict[tuple[Any, ...], tuple[_Doc, tuple[Any, ...]]],
-              docs: list[_Doc]) -> str:
+def _describe(err: ValidationError, locator: _Locator) -> str:
+    """Each problem as `file:line: key: what`, the key numbered as in the file that holds it (the
+    user's first outlet is outlets.0, however many bundled outlets come before it)."""
     lines = []
     for problem in err.errors():
-        loc = tuple(problem["loc"])
-        doc, doc_loc = docs[-1] if docs else None, loc
-        for n in range(len(loc), 0, -1):
-            if loc[:n] in origin:
-                doc, base = origin[loc[:n]]
-                doc_loc = base + loc[n:]
-                break
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = problem["msg"]
+        msg = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             msg = "unknown key (a typo?)"
-        where = f"{doc.path}:{doc.line_of(doc_loc)}" if doc else "config"
+        where, key = locator.locate(tuple(problem["loc"]))
         lines.append(f"{where}: {key}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy models, the engine and session, Alembic migrations, queries."""
 
-from storage.db import Database, make_engine, upgrade
+from storage.db import Database, DatabaseUnavailable, make_engine, upgrade
 from storage.models import (
     Alert,
     Article,
@@ -17,6 +17,6 @@ from storage.models import (
 )
 
 __all__ = [
-    "Alert", "Article", "Base", "Database", "Delivery", "Feed", "Link", "LshBand", "Outlet",
+    "Alert", "Article", "Base", "Database", "DatabaseUnavailable", "Delivery", "Feed", "Link", "LshBand", "Outlet",
     "Story", "StoryTerm", "WatchMatch", "make_engine", "upgrade", "utcnow",
 ]

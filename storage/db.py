@@ -2,15 +2,56 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# pg_advisory_xact_lock key held while migrating: two processes starting on a fresh database take
+# turns, and the second finds the schema made (without it one died on alembic_version's key)
+MIGRATION_LOCK = 0x5357_4D49_4752  # "SWMIGR"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened: the message names it (password masked) and why."""
+
+
+@dataclass
+class WriteLog:
+    """How this process's write transactions ended: whether the last ones reached the database, and
+    how many rolled back, by what they were for. A database that answers reads but refuses writes
+    (a read-only file, a full disk) is down for the daemon's purposes, and this is how health knows."""
+
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures: Counter[str] = field(default_factory=Counter)  # purpose -> transactions rolled back
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.last_ok_at = datetime.now(timezone.utc)
+
+    def failed(self, purpose: str, error: BaseException) -> None:
+        with self._lock:
+            self.failures[purpose] += 1
+            if isinstance(error, DBAPIError):  # the database refused it, not our code
+                self.last_error = f"{error.__class__.__name__}: {_first_line(error)}"
+                self.last_error_at = datetime.now(timezone.utc)
+
+    @property
+    def failing(self) -> bool:
+        """The last write the database saw failed, and none has succeeded since."""
+        return self.last_error_at is not None and (self.last_ok_at is None or self.last_ok_at < self.last_error_at)
 
 
 class Database:
@@ -18,40 +59,86 @@ class Database:
 
     def __init__(self, url: str, *, migrate: bool = True, echo: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if migrate:
-            upgrade(self.engine)
+        self.writes = WriteLog()
+        try:
+            self.engine = make_engine(url, echo=echo)
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(self._sessions, "after_flush", _note_write)
+            event.listen(self._sessions, "do_orm_execute", _note_dml)
+            if migrate:
+                upgrade(self.engine)
+        except (DBAPIError, OSError) as e:  # one line for a person, not a driver's traceback
+            raise DatabaseUnavailable(f"database {masked(url)}: {_first_line(e)}") from e
 
     @contextmanager
-    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+    def session(self, *, read_only: bool = False, purpose: str = "other") -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error.
 
         On SQLite a session holds the write lock from its start, so writers from several processes
         (the daemon, a crawl, the alert sender) take turns instead of failing; `read_only=True`
-        sessions (pages, listings) take no lock and never wait."""
-        with self._sessions.begin() as s:
-            if read_only:
-                s.connection(execution_options={READ_ONLY: True})
-            yield s
+        sessions (pages, listings) take no lock and never wait. Write sessions are counted in
+        `writes` by their `purpose` ("ingest" for one article's transaction)."""
+        try:
+            with self._sessions.begin() as s:
+                if read_only:
+                    s.connection(execution_options={READ_ONLY: True})
+                yield s
+        except Exception as e:
+            if not read_only:
+                self.writes.failed(purpose, e)
+            raise
+        if s.info.get(WROTE):  # a session that only read says nothing about whether writes work
+            self.writes.succeeded()
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+WROTE = "spreadwatch_wrote"  # Session.info key: this transaction changed rows
+
+
+def _note_write(session: Session, _flush_context: object) -> None:
+    session.info[WROTE] = True
+
+
+def _note_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[WROTE] = True
+
+
+def engine_url(url: str) -> URL:
+    """The URL as the engine is made with it: a bare postgresql:// means psycopg 3, which we install."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def masked(url: str) -> str:
+    """The URL to show a person: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: show it as given, it cannot hold a parsed password
+        return url
+
+
+def _first_line(error: BaseException) -> str:
+    """A driver's error in one line: its own message without the SQL, the hint or the link."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip() or orig.__class__.__name__
+    return text.splitlines()[0].strip()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(parsed, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
-        # psycopg 3 is what we install; a bare postgresql:// URL means it
-        parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, echo=echo, pool_pre_ping=True)
 
 

@@ -308,8 +308,11 @@ def find_story_by_url(session: Session, url: str) -> int | None:
 
 
 def search_stories(session: Session, text: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Stories with an article whose title or text contains every word given (case-insensitive)."""
-    cond = and_(*(or_(Article.title.ilike(f"%{w}%"), Article.text.ilike(f"%{w}%")) for w in text.split()))
+    """Stories with an article whose title or text contains every word given (case-insensitive).
+    The words are literal: `%` and `_` are escaped, not LIKE's wildcards."""
+    words = [w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in text.split()]
+    cond = and_(*(or_(Article.title.ilike(f"%{w}%", escape="\\"), Article.text.ilike(f"%{w}%", escape="\\"))
+                  for w in words))
     ids = list(dict.fromkeys(session.scalars(select(Article.story_id).where(cond, Article.story_id.is_not(None)))))
     stories = [session.get_one(Story, i) for i in ids[:limit]]
     counts = dict(session.execute(select(Article.story_id, func.count()).where(Article.story_id.in_(ids[:limit]))

@@ -3,7 +3,8 @@
 Everything scraped is untrusted: templates autoescape, the SVG escapes its text, only http(s)
 addresses become links, and the pages run no script at all (the Content-Security-Policy forbids
 it). Set a token (`spreadwatch serve --token`, or $SPREADWATCH_WEB_TOKEN) where the app is exposed:
-every route then needs `?token=` or `Authorization: Bearer`.
+every route then needs `?token=` or `Authorization: Bearer`. How it serves besides the pages (/docs,
+error pages, HEAD, the access log) is in web/serving.py.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from storage.stories_repo import list_stories, story_history
 from web.history import format_delay, format_evidence, history_csv, parse_age, plain, tree_rows
 from web.png import render_png
 from web.schemas import Problem, StoryHistory, StorySummary
+from web.serving import DOCS_CSP, HeadAsGet, add_docs, add_error_pages, redact_access_log
 from web.svg import is_web_address, render_svg
 from web.timeline import KIND_COLOURS, language_colour, layout_timeline
 
@@ -39,9 +41,11 @@ AGE_PATTERN = r"^\s*\d+\s*[mhdwMHDW]\s*$"
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "A token is set and the request did not carry it."}}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such story."}}
-# HTML routes would label a model's error as text/html; say plainly that errors are JSON.
-PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such story (JSON).", "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
+# A browser gets an HTML page for a missing story; a client that does not accept HTML, the JSON.
+PAGE_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {
+    "description": "No such story: an HTML page for a browser, else JSON.", "content": {
+        "text/html": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
 
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -61,11 +65,15 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     token = token or os.environ.get("SPREADWATCH_WEB_TOKEN") or None
     guard = [Security(token_guard(token))] if token else []
     app = FastAPI(title="spreadwatch", version="0.1.0", dependencies=guard,
-                  responses=UNAUTHORIZED if token else None,
+                  responses=UNAUTHORIZED if token else None, docs_url=None, redoc_url=None,
                   description="How stories spread across news outlets: a read-only API. The shapes are those "
                               "of `spreadwatch stories --json` and `spreadwatch story ID --json`.")
     app.middleware("http")(security_headers)
+    app.add_middleware(HeadAsGet)
     suffix = "?" + urlencode({"token": token}) if token else ""
+    add_docs(app)
+    add_error_pages(app, TEMPLATES, suffix)
+    redact_access_log()
     _api_routes(app, db)
     _export_routes(app, db)
     _page_routes(app, db, settings, suffix, token)
@@ -91,8 +99,8 @@ async def security_headers(request: Request, call_next: Any) -> Response:
     response: Response = await call_next(request)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
-    if not request.url.path.startswith(("/docs", "/redoc")):  # Swagger UI needs its own scripts
-        response.headers["Content-Security-Policy"] = PAGE_CSP
+    docs = request.url.path == "/docs" or request.url.path.startswith("/docs/")
+    response.headers["Content-Security-Policy"] = DOCS_CSP if docs else PAGE_CSP  # Swagger UI: our own scripts
     return response
 
 

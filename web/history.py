@@ -13,21 +13,17 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from storage.text import plain  # control characters and direction overrides out, wherever text is shown
+
+__all__ = ["format_delay", "format_evidence", "guard_cell", "history_csv", "parse_age", "plain", "tree_rows"]
+
 CSV_COLUMNS = ["id", "published_at", "delay_seconds", "outlet", "language", "kind", "source", "source_outlet",
                "score", "title", "url", "evidence"]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): a scraped
 # headline "=HYPERLINK(...)" must stay text. Tab and CR start formulas in some programs too.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Control characters in scraped text could drive a terminal (escape sequences) and make an SVG
-# invalid XML; tab and newline are harmless and kept.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 _AGE = re.compile(r"(\d+)\s*([mhdw])")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def plain(text: str | None) -> str:
-    """Scraped text safe to print or draw: control characters become spaces."""
-    return _CONTROL.sub(" ", text or "")
 
 
 def format_delay(seconds: float) -> str:

@@ -75,11 +75,40 @@ def send_now(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> N
     from storage import Database
 
     settings = _settings(config, db)
-    r = send_due(Database(settings.database_url), settings)
+    database = Database(settings.database_url)
+    r = send_due(database, settings)
     typer.echo(f"sent {r.sent} ({r.digests} digests carrying {r.digested} alerts), retrying {r.retrying}, "
                f"failed {r.failed}, deferred {r.deferred}, superseded {r.superseded}")
+    for line in still_waiting(database):
+        typer.echo(f"  {line}")
     for e in r.errors:
         typer.echo(f"  {e}", err=True)
+
+
+def still_waiting(database: Any) -> list[str]:
+    """What this run did not send and when it will go: messages held under another sender's lease
+    (a sender that was killed mid-send: taken over when the lease ends), and retries not due yet."""
+    from sqlalchemy import func, select
+
+    from storage.models import Delivery, Digest, utcnow
+
+    now, lines = utcnow(), []
+    with database.session(read_only=True) as s:
+        for model, what in ((Delivery, "deliveries"), (Digest, "digests")):
+            held = s.execute(select(func.count(), func.max(model.claimed_until))
+                             .where(model.state == "sending", model.claimed_until >= now)).one()
+            later = s.execute(select(func.count(), func.min(model.next_try_at))
+                              .where(model.state == "pending", model.next_try_at > now)).one()
+            if held[0]:
+                lines.append(f"{held[0]} {what} held under another sender's lease (one that stopped or is still "
+                             f"sending), taken over by the first send after {_utc(held[1])}")
+            if later[0]:
+                lines.append(f"{later[0]} {what} waiting to be retried, the first at {_utc(later[1])}")
+    return lines
+
+
+def _utc(when: Any) -> str:
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else "?"
 
 
 @alerts_app.command("retry")
@@ -95,14 +124,29 @@ def retry_failed(channel_name: Optional[str] = typer.Option(None, "--channel", h
 
 
 @alerts_app.command("test")
-def test_channel(channel_name: str = typer.Option(..., "--channel"), config: Optional[Path] = ConfigOpt) -> None:
+def test_channel(channel_name: str = typer.Option(..., "--channel"), config: Optional[Path] = ConfigOpt,
+                 db: Optional[str] = DbOpt) -> None:
     """Send a test message on one channel, to check the set-up."""
-    from alerts.channels import SendError, send
     from alerts.config import channel
+    from spreadwatch.settings import ConfigError
+
+    settings = _settings(config, db)
+    try:
+        chan = channel(settings, channel_name)
+    except ConfigError as e:
+        raise ConfigError(f"{e}{_recorded_under(settings, channel_name)}") from None
+    error = send_test(chan)
+    if error:
+        typer.echo(f"channel {chan.name}: {error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"channel {chan.name}: test message sent")
+
+
+def send_test(chan: Any) -> str | None:
+    """Send the test message on this channel; None when it went, else why not."""
+    from alerts.channels import SendError, send
     from alerts.render import Message
 
-    settings = _settings(config)
-    chan = channel(settings, channel_name)
     text = "This is a test message from spreadwatch: if you read it, the channel works."
     msg = Message(f"spreadwatch test: channel {chan.name}", text, f"<html><body><p>{text}</p></body></html>",
                   [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
@@ -110,6 +154,31 @@ def test_channel(channel_name: str = typer.Option(..., "--channel"), config: Opt
         # a fresh key each time: a receiver that drops repeated Message-IDs must not drop a second test
         send(chan, msg, {"test": True, "channel": chan.name}, f"spreadwatch-test-{uuid.uuid4().hex}")
     except SendError as e:
-        typer.echo(f"channel {chan.name}: {e}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"channel {chan.name}: test message sent")
+        return str(e)
+    return None
+
+
+def _recorded_under(settings: Any, name: str) -> str:
+    """When deliveries in the database carry this name (the demo's, or a channel since removed): say
+    where they came from. The database is only read, and not created when it does not exist."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from spreadwatch.commands.core import _sqlite_file_missing
+    from storage import Database
+    from storage.models import Delivery
+
+    if _sqlite_file_missing(settings.database_url):
+        return ""
+    try:
+        database = Database(settings.database_url, migrate=False)
+        with database.session(read_only=True) as s:
+            recorded = s.scalar(select(func.count(Delivery.id)).where(Delivery.channel == name)) or 0
+        database.dispose()
+    except SQLAlchemyError:  # no database yet, or not ours: nothing was recorded there
+        return ""
+    if not recorded:
+        return ""
+    return (f"; the {recorded} deliveries to {name!r} in the database were made under a config that had it "
+            "(`spreadwatch demo` uses its own local channels, demo-email and demo-slack, which exist only "
+            "while the demo runs; the demo tests both each time)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Optional
 
@@ -15,10 +16,10 @@ DbOpt = typer.Option(None, "--db", help="Database URL (default from config, else
 
 
 def _settings(config: Optional[Path], db: Optional[str] = None):  # type: ignore[no-untyped-def]
-    from spreadwatch.settings import load_settings
+    """Every command's settings, through the same full validation as `check` (exit 2 on an error)."""
+    from spreadwatch.validation import load_config
 
-    settings = load_settings(config)
-    return settings.with_overrides(database_url=db) if db else settings
+    return load_config(config, db)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,18 +44,27 @@ def run(once: bool = typer.Option(False, "--once", help="One cycle, then exit.")
                                         help="Address for them: 0.0.0.0 in a container, so Prometheus can scrape."),
         log_json: bool = typer.Option(False, "--log-json", envvar="SPREADWATCH_LOG_JSON",
                                       help="Log one JSON object per line instead of key=value text.")) -> None:
-    """Poll the configured outlets: once, or as a scheduled daemon."""
+    """Poll the configured outlets: once, or as a scheduled daemon.
+
+    Exit codes: 0 every feed answered, 1 some feeds failed (each named), 2 the config is invalid."""
+    from spreadwatch.logs import configure_logging
+    from spreadwatch.validation import require_secrets
+
     settings = _settings(config, db)
     if once:
         from spreadwatch.report import print_cycle
         from spreadwatch.cycle import run_once
 
+        configure_logging(as_json=log_json, level=logging.WARNING)
         console = Console()
         report = run_once(settings, progress=lambda fr: console.print(_progress_line(fr)))
         print_cycle(console, report)
+        if any(fr.status == "error" for fr in report.feeds):
+            raise typer.Exit(1)
         return
     from spreadwatch.daemon import run_daemon
 
+    require_secrets(settings)  # the daemon sends alerts: a channel without its secret cannot work
     run_daemon(settings, health_port=health_port, health_host=health_host, log_json=log_json)
 
 
@@ -95,9 +105,12 @@ def check(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt,
                                        help="Also fetch every enabled feed once and connect to each email "
                                             "channel's server (nothing is stored or sent).")) -> None:
     """Validate the configuration and reach the database (and with --network the feeds), without running."""
+    from spreadwatch.validation import require_secrets
+
     settings = _settings(config, db)  # an invalid file stops here, naming file, line and key
     console = Console()
     _check_config(console, settings)
+    require_secrets(settings)  # where `check` runs is where the daemon runs: its variables must be set
     ok = _check_database(console, settings.database_url)
     if network:
         ok = _check_feeds(console, settings) and ok
@@ -108,14 +121,8 @@ def check(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt,
 
 def _check_config(console: Console, settings) -> None:  # type: ignore[no-untyped-def]
     from alerts.config import alert_settings
-    from spreadwatch.settings import ConfigError
-    from stories.match import compile_watches
 
-    try:
-        compile_watches(list(settings.watches))
-    except ValueError as e:  # a term that folds to nothing: the same exit as any config error
-        raise ConfigError(f"{', '.join(settings.sources[-1:])}: watches: {e}") from None
-    alerts = alert_settings(settings)  # raises ConfigError, like the rest of the file
+    alerts = alert_settings(settings)  # validated already, by _settings
     feeds = sum(len(o.feeds) for o in settings.outlets if o.enabled)
     console.print(f"config ok: {len(settings.outlets)} outlets ({feeds} feeds enabled), "
                   f"{len(settings.watches)} watches, {len(alerts.rules)} alert rules, "

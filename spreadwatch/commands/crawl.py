@@ -28,7 +28,10 @@ def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (
                                                             "for developing a spider: repeated runs stay offline."),
           timeout: float = typer.Option(600, "--timeout", min=10, help="Kill the crawl after this many seconds."),
           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
-    """Crawl outlets that have no usable feed (news sitemaps, listing pages, JSON endpoints)."""
+    """Crawl outlets that have no usable feed (news sitemaps, listing pages, JSON endpoints).
+
+    Exit codes: 0 every outlet crawled without an error, 1 an outlet had errors (each named) or the
+    crawl failed, 2 the config is invalid."""
     from spiders import run_crawl
 
     report = run_crawl(_settings(config, db), outlet or None, page_limit=pages,
@@ -39,7 +42,7 @@ def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (
             typer.echo(f"  {key}: {e}", err=True)
         if len(o.errors) > 5:
             typer.echo(f"  {key}: ... and {len(o.errors) - 5} more (the last one is on `spreadwatch outlets`)", err=True)
-    if report.error:
+    if report.error or any(o.errors for o in report.outlets.values()):
         raise typer.Exit(1)
 
 

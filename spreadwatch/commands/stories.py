@@ -101,7 +101,7 @@ def print_history(console: Console, history: dict[str, Any]) -> None:
                        f"{', '.join(st['languages'])}; first seen {_when(st['first_seen'])}, "
                        f"last seen {_when(st['last_seen'])} (UTC)"))
     console.print(propagation_tree(history))
-    console.print(timeline_table(history))
+    console.print(timeline_table(history, console.width))
 
 
 def propagation_tree(history: dict[str, Any]) -> Tree:
@@ -114,8 +114,15 @@ def propagation_tree(history: dict[str, Any]) -> Tree:
     return root
 
 
-def timeline_table(history: dict[str, Any]) -> Table:
-    """Every article in time order: when, how long after the origin, who, how, from whom, why."""
+WIDE = 150  # columns from which each fact gets its own column; below, a row stacks them
+
+
+def timeline_table(history: dict[str, Any], width: int = WIDE) -> Table:
+    """Every article in time order: when, how long after the origin, who, how, from whom, why.
+    Narrower than WIDE (a default 80-column terminal, a pipe), each row stacks who and how, the
+    title and the evidence in one cell, so none of them is squeezed to nothing."""
+    if width < WIDE:
+        return _stacked_table(history)
     articles = history["articles"]
     span = max((a["delay_seconds"] / 60 for a in articles), default=60.0)
     scale = TimeScale(0, STRIP_WIDTH - 1, max(span, 60.0))
@@ -128,6 +135,29 @@ def timeline_table(history: dict[str, Any]) -> Table:
                       _strip(scale, a["delay_seconds"] / 60, a["kind"]), Text(plain(a["outlet"])),
                       Text(plain(a["language"])), Text(a["kind"], style=style), Text(plain(a["source_outlet"])),
                       Text(plain(format_evidence(a["evidence"]))), Text(plain(a["title"])))
+    return table
+
+
+def _stacked_table(history: dict[str, Any]) -> Table:
+    """The narrow layout: time and strip on the left; outlet, language, kind and source, then the
+    title, then the evidence, on lines of their own on the right."""
+    articles = history["articles"]
+    span = max((a["delay_seconds"] / 60 for a in articles), default=60.0)
+    scale = TimeScale(0, STRIP_WIDTH - 1, max(span, 60.0))
+    table = Table(title="Timeline and evidence (log time axis)", show_lines=True)
+    table.add_column("when (UTC)", no_wrap=True)
+    table.add_column("article", overflow="fold", ratio=1)
+    for a in articles:
+        style = KIND_STYLE.get(a["kind"], "")
+        source = f" ← {plain(a['source_outlet'])}" if a["source_outlet"] else ""
+        who = Text.assemble((plain(a["outlet"]), "bold"), f" ({plain(a['language'])}) ", (a["kind"], style), source)
+        lines = [who, Text(plain(a["title"]))]
+        evidence = plain(format_evidence(a["evidence"]))
+        if evidence:
+            lines.append(Text(evidence, style="dim"))
+        when = Text.assemble(_when(a["published_at"] or a["first_seen_at"]), "\n",
+                             format_delay(a["delay_seconds"]), "\n", _strip(scale, a["delay_seconds"] / 60, a["kind"]))
+        table.add_row(when, Text("\n").join(lines))
     return table
 
 

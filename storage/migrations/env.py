@@ -1,8 +1,9 @@
 """Alembic environment: runs against the engine spreadwatch hands it (or sqlalchemy.url for the CLI)."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, select
 
+from storage.db import MIGRATION_LOCK
 from storage.models import Base
 
 config = context.config
@@ -20,6 +21,10 @@ def run() -> None:
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs batch ALTERs
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # two processes starting together take turns; the version is read after the lock,
+                # so the second finds the first one's schema (SQLite's BEGIN IMMEDIATE does the same)
+                connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
             context.run_migrations()
         connection.commit()
 

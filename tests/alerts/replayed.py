@@ -4,6 +4,7 @@ that tests start in other processes (so a crash is a real SIGKILL and a race is 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +85,20 @@ def send_in_process(db_url: str, channels: list[dict[str, Any]], now: str | None
     """A sender process: one send_due run (the test kills it mid-send)."""
     settings = settings_with(db_url, channels)
     send_due(Database(db_url, migrate=False), settings, now=datetime.fromisoformat(now) if now else None)
+
+
+def kill_sender_mid_send(sink: Any, db_url: str, channels: list[dict[str, Any]], now: str | None = None) -> None:
+    """A sender process that reaches the SMTP sink, which takes the message and does not answer, and
+    is killed there: its claim (and lease) stays behind. The sink answers again afterwards."""
+    sink.hold = threading.Event()
+    sender = spawn().Process(target=send_in_process, args=(db_url, channels, now))
+    sender.start()
+    try:
+        assert sink.received.wait(60), "the sender process never reached the SMTP server"
+    finally:
+        sender.kill()
+        sender.join(30)
+    sink.hold.set()
 
 
 def evaluate_first(db_url: str, story_id: int, now: str, flushed: Any, go: Any, out: Any) -> None:

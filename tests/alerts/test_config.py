@@ -37,7 +37,7 @@ def write(tmp_path: Path, alerts: dict) -> Path:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("alerts, message", [
     ({"channels": [{"name": "desk", "type": "email", "host": "smtp.example.org"}]},
-     r"my.yaml: alerts.channels\[desk\]: .*needs `to:`"),
+     r"my.yaml:3: alerts.channels\[desk\]: .*needs `to:`"),  # the line of the channel
     ({"channels": [{"name": "desk", "type": "email", "to": ["a@b.org"], "pasword_env": "X"}]},
      r"alerts.channels\[desk\].pasword_env: Extra inputs are not permitted"),
     ({"channels": [{"name": "team", "type": "slack"}]}, r"alerts.channels\[team\]: .*needs `url:` or `url_env:`"),

@@ -26,9 +26,8 @@ from tests.alerts.replayed import (
     POLITICO,
     email_channel,
     ingest_story,
-    send_in_process,
+    kill_sender_mid_send,
     settings_with,
-    spawn,
     story_drafts,
 )
 
@@ -138,17 +137,9 @@ def test_two_senders_at_the_boundary_make_one_digest(db_url: str) -> None:
 
 def test_a_sender_killed_mid_digest_is_taken_over_with_the_same_message_id(db_url: str) -> None:
     with SMTPSink() as sink:
-        sink.hold = threading.Event()
         channels = [digest_channel(sink.port, timeout_seconds=30)]
         db, settings = two_stories(db_url, channels)
-        sender = spawn().Process(target=send_in_process, args=(db_url, channels, at(13, 0, 30).isoformat()))
-        sender.start()
-        try:
-            assert sink.received.wait(60), "the sender process never reached the SMTP server"
-        finally:
-            sender.kill()
-            sender.join(30)
-        sink.hold.set()
+        kill_sender_mid_send(sink, db_url, channels, at(13, 0, 30).isoformat())
         with db.session() as s:
             assert s.scalar(select(Digest.state)) == "sending"
         assert send_due(db, settings, now=at(13, 0, 45)).sent == 0  # the lease holds

@@ -5,7 +5,6 @@ TLS that is verified, and a sender killed after the server took the message."""
 from __future__ import annotations
 
 import re
-import threading
 from typing import TYPE_CHECKING
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -25,9 +24,8 @@ from tests.alerts.replayed import (
     deliveries,
     email_channel,
     ingest_story,
-    send_in_process,
+    kill_sender_mid_send,
     settings_with,
-    spawn,
     story_drafts,
     story_of,
 )
@@ -202,19 +200,11 @@ def test_a_sender_killed_after_the_server_took_the_message_resends_with_the_same
         db_url: str) -> None:
     """The one repeat the outbox allows: the receiver can recognise it by its Message-ID."""
     with SMTPSink() as sink:
-        sink.hold = threading.Event()  # take the message, do not answer yet
         channels = [email_channel(sink.port, timeout_seconds=30)]
         settings = settings_with(db_url, channels)
         db = Database(db_url)
         ingest_story(db, settings, KOSOVO, upto=3)
-        sender = spawn().Process(target=send_in_process, args=(db_url, channels, None))
-        sender.start()
-        try:
-            assert sink.received.wait(60), "the sender process never reached the SMTP server"
-        finally:
-            sender.kill()
-            sender.join(30)
-        sink.hold.set()
+        kill_sender_mid_send(sink, db_url, channels)  # the server took the message, the sender died
         with db.session() as s:  # the dead sender's claim is still there
             assert s.scalar(select(Delivery.state)) == "sending"
         assert send_due(db, settings).sent == 0  # its lease holds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,37 @@ def test_demo_finds_the_rumour_and_a_second_run_adds_nothing(tmp_path: Path) -> 
     assert len(again) == len(everything)  # nothing new the second time
     assert json.loads(spreadwatch("alerts", "--json", cwd=tmp_path).stdout) == alerts  # and no new alert
     assert "alerts: 0 sent" in second.stdout
+
+
+def alert_set(alerts: list[dict]) -> list[tuple]:  # type: ignore[type-arg]
+    """What the demo alerted, independent of ids: story, rule, level, and where each delivery ended."""
+    return sorted((a["story_title"], a["rule"], a["level"], a["superseded"],
+                   tuple(sorted((d["channel"], d["state"]) for d in a["deliveries"]))) for a in alerts)
+
+
+def test_two_fresh_demos_alert_the_same_and_name_the_rumours_story(tmp_path: Path) -> None:
+    """Same input, same alerts: the demo polls its feeds in the config's order, so the story engine
+    and the rules see the same history each time (concurrent polling once gave 18 alerts, then 19)."""
+    runs = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        out = spreadwatch("demo", cwd=folder)
+        assert out.returncode == 0, out.stderr
+        runs.append((folder, out.stdout, json.loads(spreadwatch("alerts", "--json", cwd=folder).stdout)))
+    (folder, stdout, alerts), (_, _, again) = runs
+    assert alerts and alert_set(alerts) == alert_set(again)
+
+    printed = re.findall(r"spreadwatch story (\d+)", stdout)
+    assert len(printed) == 1, "the demo prints the command for the rumour's story, with its id"
+    bild = spreadwatch("story", "--url", "https://www.bild.de/bild-geheimdienste-abzug/", "--json", cwd=folder)
+    assert json.loads(bild.stdout)["story"]["id"] == int(printed[0])
+    shown = spreadwatch("story", printed[0], cwd=folder)
+    assert shown.returncode == 0 and "bild (de) origin" in shown.stdout
+
+    for channel in ("demo-email", "demo-slack"):  # tested by the demo while its local servers ran
+        assert f"alerts test --channel {channel}: test message sent" in stdout
+        assert any(d["channel"] == channel for a in alerts for d in a["deliveries"])
+        later = spreadwatch("alerts", "test", "--channel", channel, "--db", "sqlite:///spreadwatch.db", cwd=folder)
+        assert later.returncode == 2 and "Traceback" not in later.stderr
+        assert f"no alerts channel named '{channel}'" in later.stderr and "exist only while the demo runs" in later.stderr

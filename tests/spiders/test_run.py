@@ -98,7 +98,7 @@ def test_the_childs_exception_reaches_the_cli(sites: Sites, tmp_path: Path) -> N
     run = subprocess.run([sys.executable, "-m", "spreadwatch", "crawl", "--config", str(cfg)],
                          capture_output=True, text=True, timeout=180)
     assert run.returncode == 1
-    assert "crawl failed: OperationalError" in run.stdout and "127.0.0.1" in run.stdout
+    assert "crawl failed: DatabaseUnavailable" in run.stdout and "127.0.0.1" in run.stdout  # one line naming it
     assert not sites["tanjug"].server.requests  # it failed before crawling anything
 
 

@@ -77,3 +77,37 @@ def test_an_open_read_only_session_does_not_hold_up_a_writer(sqlite_url: str) ->
         assert reader.scalar(select(func.count(Outlet.id))) == 0
     t.join(timeout=10)
     db.dispose()
+
+
+def test_the_write_log_tells_refused_writes_from_reads_that_still_answer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from storage import DatabaseUnavailable
+
+    path = tmp_path / "w.db"
+    Database(f"sqlite:///{path}").dispose()
+    subprocess.run(["chattr", "+i", str(path)], check=True)  # immutable: new connections open read-only
+    try:
+        db = Database(f"sqlite:///{path}", migrate=False)
+        with db.session(read_only=True) as s:  # reads answer, as a health ping would see
+            assert s.scalar(select(func.count(Outlet.id))) == 0
+        with db.session() as s:  # a session that only reads says nothing about writes
+            s.scalar(select(func.count(Outlet.id)))
+        assert db.writes.last_ok_at is None and not db.writes.failing
+        with pytest.raises(Exception, match="readonly"):
+            with db.session(purpose="ingest") as s:
+                s.add(Outlet(key="refused", name="Refused"))
+        assert db.writes.failing and "readonly" in (db.writes.last_error or "")
+        assert db.writes.failures == {"ingest": 1}
+        db.dispose()
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    db = Database(f"sqlite:///{path}", migrate=False)
+    db.writes.failed("ingest", RuntimeError("a bug, not the database"))  # counted, but not "failing"
+    assert not db.writes.failing and db.writes.failures["ingest"] == 1
+    with db.session() as s:
+        s.add(Outlet(key="kept", name="Kept"))
+    assert db.writes.last_ok_at is not None and not db.writes.failing
+    with pytest.raises(DatabaseUnavailable, match=r"^database sqlite:///.*inside-a-file.db: \[Errno 17\] File exists"):
+        Database(f"sqlite:///{path}/inside-a-file.db")  # one line naming the URL and what failed
+    db.dispose()

@@ -26,12 +26,16 @@ from crawler.draft import ArticleDraft
 from spreadwatch.ingest import ingest
 from spreadwatch.replay import Corpus, load_corpus
 from spreadwatch.settings import Settings
-from storage import Database
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage import Article, Database, Story
 from web.app import create_app
 
 HOSTILE = "<script>alert(1)</script> Hostile [/bold] headline"
 FORMULA = '=HYPERLINK("https://evil.example/","click me")'
-ESCAPES = "Breaking \x1b[2J\x07 news"
+ESCAPES = "Breaking \x1b[2J\x07 news\u202e desrever"  # a terminal escape, a bell, a right-to-left override
+ESCAPES_SHOWN = "Breaking  [2J  news desrever"  # what a reader sees: controls as spaces, the override gone
 BAD_URL = "javascript:alert(document.domain)//"
 TOKEN = "s3cret token/with&odd=chars"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -76,6 +80,15 @@ def fill(db: Database, settings: Settings, corpus: Corpus) -> None:
     for draft in hand_made(when, now):
         with db.session() as s:
             ingest(s, draft, settings)
+            stored_raw(s, draft)
+
+
+def stored_raw(s: Session, draft: ArticleDraft) -> None:
+    """The title as a database from before ingest cleaned titles holds it: what the rendering must
+    still make safe."""
+    article = s.scalars(select(Article).where(Article.canonical_url == draft.canonical_url)).one()
+    s.execute(update(Story).where(Story.id == article.story_id, Story.title == article.title).values(title=draft.title))
+    article.title = draft.title
 
 
 def hand_made(when: datetime, now: datetime) -> list[ArticleDraft]:

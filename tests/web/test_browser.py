@@ -85,3 +85,30 @@ def test_hostile_headline_is_shown_as_text(site: Site, page: Any) -> None:
     assert page.locator("h1").inner_text() == HOSTILE
     assert page.locator("svg.sw-timeline .sw-title").text_content() == HOSTILE
     assert page.locator("script").count() == 0 and DIALOGS == []
+
+
+def test_docs_render_without_internet(site: Site, page: Any) -> None:
+    """Swagger UI from the package's own files: every request the page makes goes to this server."""
+    requested: list[str] = []
+
+    def note(request: Any) -> None:
+        requested.append(request.url)
+
+    page.on("request", note)
+    try:
+        page.goto(site.base + "/docs")
+        page.locator(".opblock-summary-path").first.wait_for()  # the operations are drawn from /openapi.json
+    finally:
+        page.remove_listener("request", note)
+    paths = {p.get_attribute("data-path") for p in page.locator(".opblock-summary-path").all()}
+    assert {"/api/stories", "/api/stories/{story_id}", "/stories/{story_id}/timeline.svg"} <= paths
+    assert requested and all(url.startswith(site.base) for url in requested), requested
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "docs.png"))
+
+
+def test_a_missing_story_is_an_html_page_in_the_browser(site: Site, page: Any) -> None:
+    response = page.goto(site.base + "/stories/999999")
+    assert response is not None and response.status == 404
+    assert page.locator("h1#error").inner_text() == "404 Not Found"
+    assert page.get_by_role("link", name="All stories").count() == 1
