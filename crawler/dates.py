@@ -286,6 +286,16 @@ def url_stamp(url: str) -> Stamp | None:
 
 
 def _htmldate(tree: lxml.html.HtmlElement, url: str) -> Stamp | None:
+    """htmldate's search of what is left, without the page's declared modification times: with
+    nothing better it would take one (from a meta tag, or a JSON-LD dateModified found by its
+    text search), and a modified time is no publication time. These elements go from the tree
+    itself: they are read already, and the text does not need them."""
+    for meta in tree.xpath("//meta"):
+        name = " ".join(meta.get(a) or "" for a in ("name", "property", "itemprop"))
+        if _MODIFIED_WORD.search(name):
+            meta.drop_tree()
+    for script in tree.xpath("//script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"):
+        script.drop_tree()
     try:
         found = find_date(tree, extensive_search=True, original_date=True, url=url)
     except Exception:  # htmldate on a hostile page must not cost us the article

@@ -149,7 +149,7 @@ def _without_kicker(el: lxml.html.HtmlElement, refs: list[tuple[str, str]]) -> s
     """An h1 that starts with a kicker in its own element (`<span class="kicker">Ukraine</span>
     Headline`) gives the headline alone when another source has the kicker as a segment of its own."""
     text, blocks = _clean(el.text_content()), _blocks(el)
-    if len(blocks) < 2:
+    if len(blocks) < 2 or any(text.casefold() == cleaned.casefold() for _, cleaned in refs):
         return text
     segments = {_key(p) for raw, _ in refs for p in _SEPARATOR.split(raw) + re.split(r"\s*:\s+", raw)}
     rest = " ".join(blocks[1:])
