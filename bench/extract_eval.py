@@ -224,7 +224,7 @@ def _miss(url: str, item: dict[str, Any], ours_got: tuple[str, date | None],
     if item.get("date") and ours_got[1] != gold_day(item["date"]):
         out["date"] = {"gold": item["date"], "ours": str(ours_got[1]), "trafilatura": str(theirs[1]),
                        "machine_readable": readable}
-    return {"url": url, "file": item["file"], **out} if out else None
+    return {"url": url, "file": item["file"], "machine_readable_date": readable, **out} if out else None
 
 
 # ---------------------------------------------------------------- the report

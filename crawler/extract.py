@@ -10,6 +10,7 @@ pass, which would double the cost.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -54,7 +55,8 @@ def extract_article(content: bytes, url: str, *, encoding: str | None = None,
     meta = _metadata(tree, url, site_names)
     doc = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
                                       include_tables=True)
-    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    # NFC, as trafilatura.extract returns its text: one spelling per letter for hashing and matching
+    text = unicodedata.normalize("NFC", (getattr(doc, "text", None) or "").strip() if doc is not None else "")
     found = Extracted(title=meta["title"], text=text, published_at=meta["published"],
                       language=meta["language"], canonical_url=meta["canonical"], links=meta["links"])
     if len(text) < MIN_TEXT_CHARS:
@@ -89,7 +91,7 @@ def _metadata(tree: lxml.html.HtmlElement, url: str, site_names: Iterable[str]) 
     links = tuple(dict.fromkeys(c for c in (canonicalize(h, url) for h in body[0].xpath(".//p//a/@href")
                                             if h.strip().startswith(("http", "/"))) if is_usable(c)))
     return {"canonical": canonical if is_usable(canonical) else canonicalize(url), "language": lang[:2].lower(),
-            "title": headline(tree, metas, objects, url, site_names), "links": links,
+            "title": unicodedata.normalize("NFC", headline(tree, metas, objects, url, site_names)), "links": links,
             "published": stamp.when if stamp else None}
 
 

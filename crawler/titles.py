@@ -29,6 +29,9 @@ from crawler.dates import article_objects, parse_stamp, types_of
 _SEPARATOR = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|/)\s+|\s*(?:｜|\|)\s*")
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go"})
 _ELLIPSIS = ("…", "...")
+_KICKER = re.compile(r"kicker|dachzeile|roof-?line|top-?line|over-?line|eyebrow|super-?title|pre-?title|"
+                     r"entry-section|headline-intro|flag|rubri", re.I)
+_PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
 MAX_SECTION_WORDS = 3  # "Politik", "Nachrichten Inland": a segment this short next to the site name
 
 
@@ -132,30 +135,62 @@ def _scoped(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
     return tree.xpath("//article//h1|//main//h1|//*[@itemprop='headline'][not(self::meta)]")
 
 
-def _h1s(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
-    scoped = _scoped(tree)
+def _h1s(tree: lxml.html.HtmlElement, scoped: list[lxml.html.HtmlElement]) -> list[lxml.html.HtmlElement]:
     return scoped + [h for h in tree.iter("h1") if h not in scoped]
 
 
-def _blocks(el: lxml.html.HtmlElement) -> list[str]:
-    """The h1's text in its pieces: its own text, each child's text and each child's tail."""
-    pieces = [el.text or ""]
+def _pieces(el: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement | None, str]]:
+    """The h1's text in its pieces, each with the child element it comes from (None: the h1's own
+    text or a child's tail)."""
+    pieces: list[tuple[lxml.html.HtmlElement | None, str]] = [(None, el.text or "")]
     for child in el:
-        pieces += [child.text_content(), child.tail or ""]
-    return [p for p in (_clean(x) for x in pieces) if p]
+        pieces += [(child, child.text_content()), (None, child.tail or "")]
+    return [(owner, t) for owner, t in ((o, _clean(x)) for o, x in pieces) if t]
 
 
-def _without_kicker(el: lxml.html.HtmlElement, refs: list[tuple[str, str]]) -> str:
-    """An h1 that starts with a kicker in its own element (`<span class="kicker">Ukraine</span>
-    Headline`) gives the headline alone when another source has the kicker as a segment of its own."""
-    text, blocks = _clean(el.text_content()), _blocks(el)
-    if len(blocks) < 2 or any(text.casefold() == cleaned.casefold() for _, cleaned in refs):
+def _is_kicker(owner: lxml.html.HtmlElement | None) -> bool:
+    if owner is None or not isinstance(owner.tag, str):
+        return False
+    marks = " ".join(owner.get(a) or "" for a in ("class", "id", "itemprop"))
+    return owner.tag == "small" or bool(_KICKER.search(marks))
+
+
+def _h1_headline(el: lxml.html.HtmlElement, refs: list[tuple[str, str]]) -> str:
+    """The headline in an h1, without the kicker (Dachzeile) that news sites put before it in an
+    element of its own (`<span class="kicker">Ukraine</span>: Headline`, `<small>`), or that
+    another source shows as a separate segment; separator pieces (': ', ' - ') go with it."""
+    text, pieces = _clean(el.text_content()), _pieces(el)
+    kept = [t for owner, t in pieces if not _is_kicker(owner)]
+    if len(kept) < len(pieces):
+        rest = _strip_separators(" ".join(t for t in kept if not _PUNCTUATION_ONLY.match(t)))
+        if rest:
+            return rest
+    tail = _tail_of(text, refs)
+    if tail:
+        return tail
+    if len(pieces) < 2 or any(text.casefold() == cleaned.casefold() for _, cleaned in refs):
         return text
     segments = {_key(p) for raw, _ in refs for p in _SEPARATOR.split(raw) + re.split(r"\s*:\s+", raw)}
-    rest = " ".join(blocks[1:])
-    if _key(blocks[0]) in segments and _key(rest) in segments:
+    rest = _strip_separators(" ".join(t for _, t in pieces[1:]))
+    if _key(pieces[0][1]) in segments and _key(rest) in segments:
         return rest
     return text
+
+
+def _tail_of(text: str, refs: list[tuple[str, str]]) -> str:
+    """'"Reformstau lösen" / Irme Stetter-Karp ist neue ZdK-Präsidentin' when another source
+    gives just the part after the separator, and none shows the part before it."""
+    for _, cleaned in refs:
+        if len(cleaned.split()) > 2 and len(text) > len(cleaned) + 2 and text.casefold().endswith(cleaned.casefold()):
+            head = text[: len(text) - len(cleaned)]
+            shown = any(_key(_strip_separators(head)) in _key(raw) for raw, _ in refs)
+            if re.search(r"(?:[:|/–—-]|\s[-–—/|])\s*$", head) and not shown:
+                return text[len(head):]
+    return ""
+
+
+def _strip_separators(text: str) -> str:
+    return text.strip(" :|/-–—·•»").strip()
 
 
 def _confirms(h1: str, raw: str, cleaned: str) -> bool:
@@ -175,12 +210,13 @@ def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[d
     raws = [ld, _clean(metas.get("og:title")), _clean(metas.get("twitter:title")),
             _clean(title_el.text_content() if title_el is not None else "")]
     refs = [(r, strip_affixes(r, names)) for r in raws if r]
-    elements = _h1s(tree)
-    h1s = [t for t in (_without_kicker(h, refs) for h in elements) if t and not _is_name(t, names)]
+    scoped = _scoped(tree)
+    elements = _h1s(tree, scoped)
+    h1s = [t for t in (_h1_headline(h, refs) for h in elements) if t and not _is_name(t, names)]
     for h1 in h1s:
         if any(_confirms(h1, raw, cleaned) for raw, cleaned in refs):
             return h1
-    if h1s and (len(elements) == 1 or elements[0] in _scoped(tree)):
+    if h1s and (len(elements) == 1 or (scoped and elements[0] is scoped[0])):
         return h1s[0]  # the one headline the page shows, even where its metadata words it otherwise
     for _, cleaned in refs:
         if cleaned and not _is_name(cleaned, names):
