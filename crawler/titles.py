@@ -29,8 +29,10 @@ from crawler.dates import article_objects, parse_stamp, types_of
 _SEPARATOR = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|/)\s+|\s*(?:｜|\|)\s*")
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go"})
 _ELLIPSIS = ("…", "...")
-_KICKER = re.compile(r"kicker|dachzeile|roof-?line|top-?line|over-?line|eyebrow|super-?title|pre-?title|"
-                     r"entry-section|headline-intro|flag|rubri", re.I)
+_KICKER = re.compile(r"kicker|dachzeile|roof-?line|top-?line|over-?line|top-?title|eyebrow|super-?title|"
+                     r"pre-?title|entry-section|headline-intro|flag|rubri", re.I)
+_HIDDEN = re.compile(r"hidden|hide|sr-only|screen-?reader|visually|offscreen", re.I)
+MIN_HEADLINE_WORDS = 3  # an h1 no other source confirms must be this long, or have no rival this long
 _PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
 MAX_SECTION_WORDS = 3  # "Politik", "Nachrichten Inland": a segment this short next to the site name
 
@@ -193,6 +195,12 @@ def _strip_separators(text: str) -> str:
     return text.strip(" :|/-–—·•»").strip()
 
 
+def _hidden(el: lxml.html.HtmlElement) -> bool:
+    marks = " ".join(el.get(a) or "" for a in ("class", "id", "style"))
+    return el.get("hidden") is not None or el.get("aria-hidden") == "true" or bool(
+        _HIDDEN.search(marks) or "display:none" in marks.replace(" ", ""))
+
+
 def _confirms(h1: str, raw: str, cleaned: str) -> bool:
     k = _key(h1)
     if not k:
@@ -207,16 +215,21 @@ def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[d
     names = site_names(metas, objects, url, known_names)
     ld = next((_clean(o["headline"]) for o in article_objects(objects, url) if isinstance(o.get("headline"), str)), "")
     title_el = tree.find(".//title")
-    raws = [ld, _clean(metas.get("og:title")), _clean(metas.get("twitter:title")),
-            _clean(title_el.text_content() if title_el is not None else "")]
-    refs = [(r, strip_affixes(r, names)) for r in raws if r]
     scoped = _scoped(tree)
     elements = _h1s(tree, scoped)
-    h1s = [t for t in (_h1_headline(h, refs) for h in elements) if t and not _is_name(t, names)]
+    visible = [h for h in elements if not _hidden(h)]
+    # an h1 hidden for screen readers is the page's title for them: a source like <title>
+    raws = [ld, _clean(metas.get("og:title")), _clean(metas.get("twitter:title")),
+            _clean(title_el.text_content() if title_el is not None else "")]
+    raws += [_clean(h.text_content()) for h in elements if _hidden(h)]
+    refs = [(r, strip_affixes(r, names)) for r in raws if r]
+    h1s = [t for t in (_h1_headline(h, refs) for h in visible) if t and not _is_name(t, names) and not t.endswith(":")]
     for h1 in h1s:
         if any(_confirms(h1, raw, cleaned) for raw, cleaned in refs):
             return h1
-    if h1s and (len(elements) == 1 or (scoped and elements[0] is scoped[0])):
+    rivals = any(len(cleaned.split()) >= MIN_HEADLINE_WORDS for _, cleaned in refs)
+    if h1s and (len(visible) == 1 or (scoped and visible[0] is scoped[0])) and (
+            len(h1s[0].split()) >= MIN_HEADLINE_WORDS or not rivals):
         return h1s[0]  # the one headline the page shows, even where its metadata words it otherwise
     for _, cleaned in refs:
         if cleaned and not _is_name(cleaned, names):
