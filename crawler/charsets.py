@@ -59,9 +59,9 @@ def decode_declared(content: bytes, encoding: str) -> Decoded | None:
 def decode_page(content: bytes, encoding: str | None = None) -> str:
     """An HTML page's text: the HTTP charset, else the page's meta charset (each taken at its
     word, invalid bytes replaced), else UTF-8 if the bytes mostly are, else detection."""
-    for candidate in (known(encoding), known(_meta_charset(content))):
-        if candidate:
-            return content.decode(candidate, errors="replace")
+    candidate = known(encoding) or known(_meta_charset(content))
+    if candidate:
+        return content.decode(candidate, errors="replace")
     decoded = decode_declared(content, "utf-8")
     if decoded is not None:
         return decoded.text

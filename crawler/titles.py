@@ -15,6 +15,7 @@ often carry the outlet: ``… | DW | 28.04.2023``, ``… - WELT``, ``BBC News - 
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -68,6 +69,7 @@ def _host_names(url: str) -> list[str]:
     return [host, name]
 
 
+@functools.lru_cache(maxsize=4096)
 def _key(text: str) -> str:
     """Case, accents, punctuation and spaces off: 'DW.COM' and 'dw com' and 'Dw' compare."""
     text = unicodedata.normalize("NFKD", text.casefold())
