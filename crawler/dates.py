@@ -53,6 +53,7 @@ PUBLISHED_NAMES = (
 _PUBLISHED_WORD = re.compile(r"publi|pubdate|creat|issued|released?\b", re.I)
 _MODIFIED_WORD = re.compile(r"modif|updat|edit|revis|expir|aktualis|ge(ä|ae)ndert|p[eë]rdit[eë]s|a[zž]urir|"
                             r"aggiorn|actualiz|mis à jour|lastmod", re.I)
+_NOT_A_TIME = re.compile(r"publisher|creator|author|image|url|title|name|section", re.I)  # 'article:publisher'
 _OUTSIDE_ARTICLE = re.compile(r"related|teaser|recommend|sidebar|comment|more-|most-|popular|also", re.I)
 _ARTICLE_TYPE = re.compile(r"article|blogposting|posting|report", re.I)
 _PAGE_TYPE = re.compile(r"webpage|itempage|collectionpage", re.I)
@@ -218,7 +219,8 @@ def _meta_published(metas: dict[str, str]) -> Iterator[str]:
         if name in metas:
             yield metas[name]
     for name, value in metas.items():
-        if name not in PUBLISHED_NAMES and _PUBLISHED_WORD.search(name) and not _MODIFIED_WORD.search(name):
+        if (name not in PUBLISHED_NAMES and _PUBLISHED_WORD.search(name) and not _MODIFIED_WORD.search(name)
+                and not _NOT_A_TIME.search(name)):
             yield value
 
 

@@ -88,6 +88,14 @@ def test_a_meta_publication_time_beats_json_ld_and_a_modified_time_is_never_take
     assert extract_article(only_modified.encode(), "https://x.example/a").published_at is None
 
 
+def test_meta_names_that_only_sound_like_publication_are_not_read_as_times() -> None:
+    """'article:publisher' holds an address, and addresses hold dates: not the article's."""
+    page = f"""<html><head><meta property="article:publisher" content="https://social.example/2019/01/02/outlet">
+    <meta name="twitter:creator" content="@reporter"><meta name="content_create_date" content="2024-05-06T07:08:09Z">
+    </head><body><article>{BODY}</article></body></html>"""
+    assert extract_article(page.encode(), "https://x.example/a").published_at == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
 def test_the_listing_date_comes_first_and_lends_its_day_to_the_pages_time() -> None:
     feed = datetime(2025, 2, 19, 6, 10, tzinfo=UTC)
     page = datetime(2025, 2, 19, 6, 25, tzinfo=UTC)
