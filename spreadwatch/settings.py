@@ -97,7 +97,7 @@ class HttpSettings(_Model):
     user_agent: str = DEFAULT_USER_AGENT
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    total_timeout: float = 60.0
+    total_timeout: float = 60.0  # one request's deadline: all its attempts and the waits between them
     max_bytes: int = 5_000_000
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_delay: float = Field(default=1.0, ge=0)

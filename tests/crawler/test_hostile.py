@@ -13,7 +13,7 @@ import pytest
 
 from crawler import ContentEncodingError, Fetcher, FetchTimeout, ResponseTooLarge, poll_feed
 from crawler.errors import FeedError
-from spreadwatch.localserver import LocalServer, Request, Response, static
+from spreadwatch.localserver import LocalServer, Response, static
 from spreadwatch.settings import HttpSettings
 from tests.crawler.memory import MB, PeakMemory
 
