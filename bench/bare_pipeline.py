@@ -96,7 +96,7 @@ class BarePipeline:
     async def _page(self, client: httpx.AsyncClient, url: str) -> str | None:
         body = await self._get(client, url)
         return self.clock.add("extract: trafilatura", lambda: trafilatura.extract(
-            body, url=url, include_comments=False, include_tables=False))
+            body, url=url, include_comments=False, include_tables=True))
 
     def _row(self, outlet: str, entry: Any, text: str) -> dict[str, Any]:
         self.clock.add("watches: regex scan", lambda: {m.group(0) for m in self.scan.finditer(text.lower())})

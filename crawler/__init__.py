@@ -4,6 +4,7 @@ from crawler.articles import fetch_article, fetch_page_draft
 from crawler.draft import ArticleDraft, FeedEntry
 from crawler.errors import (
     ConnectFailed,
+    ContentEncodingError,
     CrawlError,
     ExtractionError,
     FeedError,
@@ -20,7 +21,7 @@ from crawler.fetch import Fetcher, FetchResult
 from crawler.urls import canonicalize, host_of
 
 __all__ = [
-    "ArticleDraft", "ConnectFailed", "CrawlError", "Extracted", "ExtractionError", "FeedEntry", "FeedError",
+    "ArticleDraft", "ConnectFailed", "ContentEncodingError", "CrawlError", "Extracted", "ExtractionError", "FeedEntry", "FeedError",
     "FeedPoll", "FetchError", "FetchResult", "FetchTimeout", "Fetcher", "HTTPStatusError", "ResponseTooLarge",
     "RobotsDisallowed", "TooManyRedirects", "canonicalize", "decode_page", "extract_article", "fetch_article",
     "fetch_page_draft", "host_of", "parse_feed", "poll_feed",

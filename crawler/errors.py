@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CrawlError(Exception):
     """Base of everything the crawler raises for a bad site, feed or page."""
@@ -49,4 +51,12 @@ class FeedError(CrawlError):
 
 
 class ExtractionError(CrawlError):
-    """No article text could be extracted from the page."""
+    """No article text could be extracted from the page. `partial` (a crawler.extract.Extracted
+    with empty text, when the page could be parsed) keeps what the page did say: its title,
+    publication time and canonical address, for the fallback to use."""
+
+    partial: Any = None
+
+
+class ContentEncodingError(FetchError):
+    """The body's Content-Encoding is unknown, stacked too deep, or corrupt."""

@@ -2,8 +2,10 @@
 
 Limits: a global concurrency cap (httpx's AsyncClient slows down as concurrency grows, see
 encode/httpx#3215, so more is not faster), a per-host concurrency limit and minimum delay, connect/
-read/total timeouts, a hard size cap while streaming, bounded redirects, robots.txt, and retries
-with backoff on 429/5xx/connection errors that honour Retry-After.
+read timeouts, one deadline per request that covers all its attempts, a hard size cap on the
+decoded bytes while streaming (Content-Encoding undone here, in bounded steps: see
+crawler/decompression.py), bounded redirects, robots.txt, and retries with backoff on
+429/5xx/connection errors that honour Retry-After while the deadline allows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import email.utils
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib import robotparser
@@ -20,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from crawler.decompression import Decompressor
 from crawler.errors import (
     ConnectFailed,
     FetchError,
@@ -54,6 +58,39 @@ class _Host:
         self.slots = asyncio.Semaphore(concurrency)
         self.lock = asyncio.Lock()
         self.next_at = 0.0
+
+
+class _Deadline:
+    """One request's time budget, shared by all its attempts and the waits between them. It starts
+    when the first attempt has its connection slot: queueing for politeness is not the server's
+    slowness."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends: float | None = None
+
+    def start(self) -> None:
+        if self._ends is None:
+            self._ends = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        return self.seconds if self._ends is None else self._ends - time.monotonic()
+
+
+class _Body:
+    """Decoded pieces kept up to the size cap: the cap counts what a response inflates to."""
+
+    def __init__(self, url: str, limit: int) -> None:
+        self.url, self.limit = url, limit
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, pieces: Iterable[bytes]) -> None:
+        for piece in pieces:
+            self.size += len(piece)
+            if self.size > self.limit:
+                raise ResponseTooLarge(self.url, f"over {self.limit} bytes once decoded, stopped reading")
+            self.chunks.append(piece)
 
 
 class Fetcher:
@@ -93,16 +130,19 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         if accept:
             headers["Accept"] = accept
-        attempt = 0
+        deadline, attempt = _Deadline(self.http.total_timeout), 0
         while True:
             try:
-                return await self._attempt(url, headers)
+                return await self._attempt(url, headers, deadline)
             except (HTTPStatusError, FetchTimeout, ConnectFailed) as e:
                 status = getattr(e, "status", None)
                 if attempt >= self.http.retries or (status is not None and status not in RETRY_STATUSES):
                     raise
                 attempt += 1
-                await asyncio.sleep(self._retry_delay(e, attempt))
+                delay = self._retry_delay(e, attempt)
+                if delay >= deadline.remaining():  # the next attempt could not finish in time
+                    raise
+                await asyncio.sleep(delay)
 
     def _retry_delay(self, error: FetchError, attempt: int) -> float:
         after = getattr(error, "retry_after", None)
@@ -110,14 +150,21 @@ class Fetcher:
             return min(after, self.http.max_retry_after)
         return self.http.backoff_base * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
 
-    async def _attempt(self, url: str, headers: dict[str, str]) -> FetchResult:
+    async def _attempt(self, url: str, headers: dict[str, str], deadline: _Deadline) -> FetchResult:
         host = self._hosts[host_of(url)]
         async with self._global, host.slots:
             await self._wait_turn(host)
+            deadline.start()
             t0 = time.perf_counter()
+            left = deadline.remaining()
+            if left <= 0:
+                raise FetchTimeout(url, f"no complete answer within the request's {deadline.seconds:g} s")
             try:
-                return await asyncio.wait_for(self._stream(url, headers, t0), self.http.total_timeout)
-            except (asyncio.TimeoutError, httpx.TimeoutException) as e:
+                return await asyncio.wait_for(self._stream(url, headers, t0), left)
+            except asyncio.TimeoutError:
+                raise FetchTimeout(url, f"no complete answer within the request's {deadline.seconds:g} s "
+                                        "(all attempts included)") from None
+            except httpx.TimeoutException as e:
                 raise FetchTimeout(url, f"no complete answer in time ({e.__class__.__name__})") from None
             except httpx.TooManyRedirects:
                 raise TooManyRedirects(url, "too many redirects (a redirect loop?)") from None
@@ -146,13 +193,21 @@ class Fetcher:
             declared = int(resp.headers.get("Content-Length") or 0)
             if declared > self.http.max_bytes:
                 raise ResponseTooLarge(url, f"{declared} bytes announced, the limit is {self.http.max_bytes}")
-            chunks, size = [], 0
-            async for chunk in resp.aiter_bytes():
-                size += len(chunk)
-                if size > self.http.max_bytes:
-                    raise ResponseTooLarge(url, f"over {self.http.max_bytes} bytes, stopped reading")
-                chunks.append(chunk)
-            return self._result(url, resp, b"".join(chunks), t0, not_modified=False)
+            content = await self._read_capped(url, resp)
+            return self._result(url, resp, content, t0, not_modified=False)
+
+    async def _read_capped(self, url: str, resp: httpx.Response) -> bytes:
+        """The decoded body, stopped as soon as the received or the decoded bytes pass the cap."""
+        limit = self.http.max_bytes
+        decoder = Decompressor(resp.headers.get("Content-Encoding"), url)
+        body, received = _Body(url, limit), 0
+        async for raw in resp.aiter_raw():
+            received += len(raw)
+            if received > limit:
+                raise ResponseTooLarge(url, f"over {limit} bytes received, stopped reading")
+            body.add(decoder.feed(raw))
+        body.add(decoder.flush())
+        return b"".join(body.chunks)
 
     @staticmethod
     def _result(url: str, resp: httpx.Response, content: bytes, t0: float, *, not_modified: bool) -> FetchResult:
@@ -172,7 +227,7 @@ class Fetcher:
 
     async def _load_robots(self, origin: str) -> robotparser.RobotFileParser | None:
         try:
-            result = await self._attempt(origin + "/robots.txt", {})
+            result = await self._attempt(origin + "/robots.txt", {}, _Deadline(self.http.total_timeout))
         except HTTPStatusError as e:
             # RFC 9309: a 4xx robots.txt means no rules (allow all); a 5xx means assume disallow
             if e.status < 500:

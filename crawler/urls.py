@@ -20,16 +20,23 @@ def _is_tracking(name: str) -> bool:
 
 
 def canonicalize(url: str, base: str | None = None) -> str:
-    """Lower-case scheme and host, no default port, no fragment, no tracking parameters."""
+    """Lower-case scheme and host, no default port, no fragment, no tracking parameters.
+
+    An address that cannot be parsed (a port that is no number, a broken IPv6 literal: pages have
+    such links) comes back stripped but otherwise as given; `is_usable` tells them apart."""
     url = url.strip()
-    if base:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
+    try:
+        if base:
+            url = urljoin(base, url)
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
     netloc = host
-    if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{parts.port}"
+    if port and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)])
@@ -40,3 +47,13 @@ def host_of(url: str) -> str:
     """The host[:port] a URL points at, for per-host politeness limits."""
     parts = urlsplit(url)
     return (parts.netloc or "").lower()
+
+
+def is_usable(url: str) -> bool:
+    """An absolute http(s) address with a host and a valid port."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

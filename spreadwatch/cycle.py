@@ -24,13 +24,15 @@ from sqlalchemy.orm import Session
 
 from crawler import CrawlError, Fetcher, FeedPoll, fetch_article, poll_feed
 from crawler.draft import ArticleDraft, FeedEntry
+from crawler.urls import canonicalize
 from spreadwatch.ingest import ensure_outlet, find_article, ingest, prepare
 from spreadwatch.settings import Settings
-from storage import Database, Feed, Outlet, utcnow
+from storage import Article, Database, Feed, Outlet, utcnow
 
 log = logging.getLogger("spreadwatch.cycle")
 
 STAGES = ("feeds", "pages", "ingest")
+KNOWN_QUERY_AT = 100  # from this many entries, stored ones are found in batched queries
 
 
 @dataclass
@@ -237,11 +239,19 @@ def _fail(db: Database, settings: Settings, feed: FeedState, report: FeedReport,
 
 async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, outlet_key: str,
                           poll: FeedPoll, report: FeedReport, stages: Stages) -> list[int]:
+    report.entries = len(poll.entries)
+    fresh = _wanted(db, settings, poll.entries)
+    chosen, held = newest_first(fresh, settings.poll.max_entries_per_feed)
+    if held:
+        # the feed's validators are not kept (see _record_success), so the next poll reads it whole
+        # and takes the next newest: nothing is skipped without being counted
+        poll.held_back = held
+        note = (f"{len(fresh)} new entries, more than max_entries_per_feed ({len(chosen)}): the newest "
+                f"{len(chosen)} are stored now, {held} left for the next polls")
+        poll.warning = f"{poll.warning}; {note}" if poll.warning else note
     report.warning = poll.warning
-    entries = poll.entries[: settings.poll.max_entries_per_feed]
-    report.entries = len(entries)
-    fresh = _wanted(db, settings, entries)
-    drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages) for e in fresh))
+    names = _site_names(settings, outlet_key)
+    drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages, names) for e in chosen))
     new_ids = []
     for draft in publication_order(drafts):
         prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
@@ -254,6 +264,14 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     return new_ids
 
 
+def newest_first(entries: list[FeedEntry], limit: int) -> tuple[list[FeedEntry], int]:
+    """At most `limit` entries, the newest by their date (feeds are not always newest first:
+    some list the oldest first), then undated ones in feed order; and how many were left out."""
+    dated = sorted((e for e in entries if e.published_at), key=lambda e: e.published_at, reverse=True)  # type: ignore[arg-type, return-value]
+    ordered = dated + [e for e in entries if not e.published_at]
+    return ordered[:limit], max(0, len(ordered) - limit)
+
+
 def publication_order(drafts: list[ArticleDraft]) -> list[ArticleDraft]:
     """Oldest first. Feeds list the newest first; stored in publication order, a story mostly grows
     at its end, where placing an article costs one edge instead of recomputing the later ones.
@@ -262,9 +280,19 @@ def publication_order(drafts: list[ArticleDraft]) -> list[ArticleDraft]:
     return dated + [d for d in reversed(drafts) if not d.published_at]
 
 
-async def _fetch_page(fetcher: Fetcher, outlet_key: str, entry: FeedEntry, stages: Stages) -> ArticleDraft:
+async def _fetch_page(fetcher: Fetcher, outlet_key: str, entry: FeedEntry, stages: Stages,
+                      site_names: list[str]) -> ArticleDraft:
     with stages.timed("pages"):
-        return await fetch_article(fetcher, outlet_key, entry)
+        return await fetch_article(fetcher, outlet_key, entry, site_names=site_names)
+
+
+def _site_names(settings: Settings, outlet_key: str) -> list[str]:
+    """The outlet's name and aliases: what a page's title may carry besides its headline."""
+    try:
+        outlet = settings.outlet(outlet_key)
+    except KeyError:
+        return []
+    return [outlet.name, *outlet.aliases]
 
 
 def _wanted(db: Database, settings: Settings, entries: list[FeedEntry]) -> list[FeedEntry]:
@@ -272,8 +300,26 @@ def _wanted(db: Database, settings: Settings, entries: list[FeedEntry]) -> list[
     max_age = settings.poll.max_entry_age_hours
     oldest = utcnow() - timedelta(hours=max_age) if max_age else None
     recent = [e for e in entries if not (oldest and e.published_at and e.published_at < oldest)]
+    if len(recent) > KNOWN_QUERY_AT:
+        known = _known_urls(db, [e.url for e in recent])
+        return [e for e in recent if e.url not in known and canonicalize(e.url) not in known]
     with db.session(read_only=True) as s:
         return [e for e in recent if find_article(s, e.url) is None]
+
+
+def _known_urls(db: Database, urls: list[str]) -> set[str]:
+    """The addresses among `urls` (as given or canonical) already stored: a few queries of 500
+    instead of one per entry, for the feed of thousands of items."""
+    wanted = list(dict.fromkeys(urls + [canonicalize(u) for u in urls]))
+    known: set[str] = set()
+    with db.session(read_only=True) as s:
+        for i in range(0, len(wanted), 500):
+            part = wanted[i:i + 500]
+            rows = s.execute(select(Article.canonical_url, Article.url).where(
+                or_(Article.canonical_url.in_(part), Article.url.in_(part))))
+            for canonical, url in rows:
+                known.update((canonical, url))
+    return known
 
 
 def _record_not_modified(db: Database, settings: Settings, feed: FeedState, batch: NotModifiedBatch | None) -> None:
@@ -291,7 +337,8 @@ def _record_success(db: Database, settings: Settings, feed: FeedState, poll: Fee
     with db.session() as s:
         s.execute(update(Feed).where(Feed.id == feed.id).values(
             last_polled_at=now, last_ok_at=now, last_status=poll.status, failures=0, last_error=None,
-            etag=poll.etag, last_modified=poll.last_modified, last_warning=poll.warning,
+            etag=None if poll.held_back else poll.etag,
+            last_modified=None if poll.held_back else poll.last_modified, last_warning=poll.warning,
             entries_seen=len(poll.entries), next_poll_at=_next_due(settings, now, feed)))
         _mark_outlets_ok(s, [feed.outlet_id], now)
 
@@ -315,25 +362,46 @@ def _record_failure(db: Database, settings: Settings, feed: FeedState, error: st
 async def poll_feeds(db: Database, settings: Settings, fetcher: Fetcher, feeds: list[FeedState], *,
                      progress: Progress | None = None, observe: Observe | None = None,
                      batch: NotModifiedBatch | None = None) -> CycleReport:
-    """Poll these feeds concurrently (the fetcher enforces global and per-host limits)."""
+    """Poll these feeds concurrently (the fetcher enforces global and per-host limits), within the
+    cycle's deadline: a feed not done by then is stopped and recorded as failed, so one slow
+    server never holds the cycle longer than `poll.cycle_deadline_seconds`."""
     report = CycleReport()
     stages = Stages(report.stage_seconds, observe)
     own_batch = batch is None
     batch = batch if batch is not None else NotModifiedBatch(db)
+    done: set[int] = set()
 
     async def one(feed: FeedState) -> None:
         fr, ids = await poll_one(db, settings, fetcher, feed, batch=batch, stages=stages)
+        done.add(feed.id)
         report.feeds.append(fr)
         report.new_article_ids.extend(ids)
         if progress:
             progress(fr)
 
+    deadline = settings.poll.cycle_deadline_seconds
     try:
-        await asyncio.gather(*(one(f) for f in feeds))
+        async with asyncio.timeout(deadline):
+            await asyncio.gather(*(one(f) for f in feeds))
+    except TimeoutError:
+        for feed in feeds:
+            if feed.id not in done:
+                _cut_at_deadline(db, settings, feed, deadline, report, progress)
     finally:
         if own_batch:  # also when cancelled: the 304s already seen are worth keeping
             batch.flush()
     return report
+
+
+def _cut_at_deadline(db: Database, settings: Settings, feed: FeedState, deadline: float, report: CycleReport,
+                     progress: Progress | None) -> None:
+    """A feed stopped by the cycle's deadline: a failure on its row (articles already stored stay)."""
+    fr = FeedReport(url=feed.url, outlet=feed.outlet, status="error", feed_id=feed.id)
+    _fail(db, settings, feed, fr, f"not finished within the poll cycle's deadline ({deadline:g} s): "
+                                  "stopped, to be polled again later", None)
+    report.feeds.append(fr)
+    if progress:
+        progress(fr)
 
 
 async def poll_due(db: Database, settings: Settings, *, force: bool = False,

@@ -30,6 +30,7 @@ class Response:
     delay: float = 0.0  # seconds to wait before answering (slow sites)
     drop: bool = False  # close the connection without answering
     chunked: bool = False  # send the body in chunks with no Content-Length, as streaming servers do
+    trickle: float = 0.0  # seconds between single bytes of the body: a server that is never quite done
 
 
 Handler = Callable[[Request], Response]
@@ -125,7 +126,12 @@ class LocalServer:
                 if self.command == "HEAD":
                     return
                 try:
-                    if resp.chunked:
+                    if resp.trickle:
+                        for i in range(len(resp.body)):
+                            self.wfile.write(resp.body[i:i + 1])
+                            self.wfile.flush()
+                            threading.Event().wait(resp.trickle)
+                    elif resp.chunked:
                         for i in range(0, len(resp.body), 4096):
                             part = resp.body[i:i + 4096]
                             self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))

@@ -135,7 +135,7 @@ class HttpSettings(_Model):
     user_agent: str = DEFAULT_USER_AGENT
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    total_timeout: float = 60.0
+    total_timeout: float = 60.0  # one request's deadline: all its attempts and the waits between them
     max_bytes: int = 5_000_000
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_delay: float = Field(default=1.0, ge=0)
@@ -150,7 +150,8 @@ class PollSettings(_Model):
     interval_minutes: float = Field(default=10, gt=0)
     jitter_seconds: float = 30
     max_backoff_minutes: float = 360
-    max_entries_per_feed: int = 50
+    max_entries_per_feed: int = 50  # new entries stored per poll, the newest first; the rest wait for the next
+    cycle_deadline_seconds: float = Field(default=600, gt=0)  # a poll cycle stops what is still running then
     # entries older than this are not fetched (history is not news); 0 = no limit
     max_entry_age_hours: float = 0
     tick_seconds: float = Field(default=30, gt=0)  # how often the daemon looks for due feeds

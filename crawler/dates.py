@@ -1,0 +1,330 @@
+"""Publication time of an article page, with its time of day, from where real pages put it.
+
+Who published first decides a story's origin, so the order below prefers the publisher's own,
+typed statements of *publication* and never takes a modification time for one:
+
+1. JSON-LD ``datePublished`` (then ``dateCreated``) of the page's article object (``NewsArticle``,
+   ``Article``, ``BlogPosting``…, also inside ``@graph``; the one whose address is the page's
+   first); then a ``WebPage``'s. Typed and named for what it is, it is what news CMSs fill in.
+2. ``<meta>`` publication names, case-insensitively (``article:published_time``,
+   ``og:article:published_time``, ``article:published:time``, ``cXenseParse:publishtime``,
+   ``DC.Date``…), then any other meta name that says published/created/issued and not
+   modified/updated. Values may be ISO 8601 in its variants, RFC 2822, ``28.04.2023 10:15`` or
+   epoch seconds or milliseconds.
+3. Microdata ``itemprop="datePublished"`` on any element.
+4. A ``<time>`` element of the article's header: one marked as the publication first, then the
+   first one not marked (by itemprop, class or its label) as modified or updated, and never one
+   in an aside, a teaser list or the comments.
+5. The date in the page's address (``/2023/04/28/``), the publisher's own but without a time.
+6. htmldate's search of the rest (original date, extensive), for pages that only show a date in
+   their text.
+
+A value that carries only a day is completed by the first later source with a time on the same
+day, so a page with ``<meta name="date" content="2024-02-19">`` and a precise JSON-LD time keeps
+the time whichever comes first. Times without an offset are taken as UTC.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import lxml.html
+from htmldate import find_date
+
+EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)  # before this no news page was published
+
+# meta names of the publication time, most specific first (lower case)
+PUBLISHED_NAMES = (
+    "article:published_time", "og:article:published_time", "article:published:time", "og:published_time",
+    "article:published", "og:article:published", "article.published", "datepublished", "date_published",
+    "cxenseparse:publishtime", "cxenseparse:recs:publishtime", "content:publishdate", "parsely-pub-date",
+    "sailthru.date", "dc.date.issued", "dcterms.issued", "dc.date.created", "dcterms.created", "dc.created",
+    "citation_publication_date", "citation_date", "publishdate", "publish-date", "publish_date",
+    "published_time", "published-date", "publication_date", "pubdate", "og:pubdate", "bt:pubdate",
+    "rnews:datepublished", "displaydate", "article_date_original", "original-publish-date", "dc.date",
+    "dcterms.date", "dc:date", "date",
+)
+_PUBLISHED_WORD = re.compile(r"publi|pubdate|creat|issued|released?\b", re.I)
+_MODIFIED_WORD = re.compile(r"modif|updat|edit|revis|expir|aktualis|ge(ä|ae)ndert|p[eë]rdit[eë]s|a[zž]urir|"
+                            r"aggiorn|actualiz|mis à jour|lastmod", re.I)
+_NOT_A_TIME = re.compile(r"publisher|creator|author|image|url|title|name|section", re.I)  # 'article:publisher'
+_OUTSIDE_ARTICLE = re.compile(r"related|teaser|recommend|sidebar|comment|more-|most-|popular|also", re.I)
+_ARTICLE_TYPE = re.compile(r"article|blogposting|posting|report", re.I)
+_PAGE_TYPE = re.compile(r"webpage|itempage|collectionpage", re.I)
+
+_ISO = re.compile(
+    r"(?P<y>(?:19|20)\d\d)[-/.](?P<m>[01]?\d)[-/.](?P<d>[0-3]?\d)"
+    r"(?:(?:T|\s+|,\s*)(?P<H>[0-2]?\d)[:.h](?P<M>[0-5]\d)(?::(?P<S>[0-5]\d)(?:[.,]\d+)?)?)?"
+    r"\s*(?P<tz>Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)?", re.I)
+_DMY = re.compile(
+    r"(?P<d>[0-3]?\d)\.\s?(?P<m>[01]?\d)\.\s?(?P<y>(?:19|20)\d\d)"
+    r"(?:,?\s+(?:um\s+)?(?P<H>[0-2]?\d)[:.](?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?)?")
+_COMPACT = re.compile(r"^(?P<y>(?:19|20)\d\d)(?P<m>[01]\d)(?P<d>[0-3]\d)"
+                      r"(?:T?(?P<H>[0-2]\d)(?P<M>[0-5]\d)(?P<S>[0-5]\d)?)?(?P<tz>Z)?$")
+_EPOCH = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?=[/._-]|$)|"
+                       r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A point in time read from a page, and whether the page gave its time of day."""
+
+    when: datetime  # aware UTC
+    has_time: bool
+
+
+def parse_stamp(value: str | None, *, now: datetime | None = None) -> Stamp | None:
+    """A date or date-time in any of the forms pages use; None if it is none or not plausible."""
+    value = (value or "").strip()
+    if not value or len(value) > 80:
+        return None
+    stamp = _epoch(value) or _iso_like(value) or _rfc2822(value)
+    if stamp is None:
+        return None
+    latest = (now or datetime.now(timezone.utc)) + timedelta(days=2)
+    return stamp if EARLIEST <= stamp.when <= latest else None
+
+
+def _epoch(value: str) -> Stamp | None:
+    if not _EPOCH.match(value):
+        return None
+    seconds = float(value)
+    if len(value.split(".")[0]) == 13:  # milliseconds, as JavaScript writes them
+        seconds /= 1000
+    try:
+        return Stamp(datetime.fromtimestamp(seconds, tz=timezone.utc), True)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _iso_like(value: str) -> Stamp | None:
+    m = _COMPACT.match(value) or _ISO.search(value) or _DMY.search(value)
+    if m is None:
+        return None
+    g = m.groupdict()
+    try:
+        when = datetime(int(g["y"]), int(g["m"]), int(g["d"]), int(g["H"] or 0), int(g["M"] or 0),
+                        int(g["S"] or 0), tzinfo=_zone(g.get("tz")))
+    except ValueError:  # 31 February, hour 25
+        return None
+    return Stamp(when.astimezone(timezone.utc), g["H"] is not None)
+
+
+def _zone(tz: str | None) -> timezone:
+    if not tz or tz.upper() in ("Z", "UTC", "GMT"):
+        return timezone.utc
+    sign = -1 if tz[0] == "-" else 1
+    digits = tz[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 14 or minutes > 59:
+        return timezone.utc
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _rfc2822(value: str) -> Stamp | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return Stamp(when.astimezone(timezone.utc), True)
+
+
+# ---------------------------------------------------------------- JSON-LD
+
+def json_ld(tree: lxml.html.HtmlElement) -> list[dict[str, Any]]:
+    """Every JSON-LD object of the page with a @type, top level and @graph first, then nested."""
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    for script in tree.iter("script"):
+        if "ld+json" not in (script.get("type") or "").lower():
+            continue
+        data = _load_json(script.text_content())
+        if data is not None:
+            found.extend((depth, len(found) + i, obj) for i, (depth, obj) in enumerate(_objects(data, 0)))
+    return [obj for _, _, obj in sorted(found, key=lambda x: (x[0], x[1]))]
+
+
+def _load_json(text: str) -> Any:
+    text = text.strip()
+    text = re.sub(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$", "", text).strip()
+    try:
+        return json.loads(text, strict=False)  # strict=False: raw newlines inside strings happen
+    except ValueError:
+        try:  # a trailing comma before } or ] is the usual hand-made mistake
+            return json.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False)
+        except ValueError:
+            return None
+
+
+def _objects(data: Any, depth: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    if depth > 6:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _objects(item, depth)
+        return
+    if not isinstance(data, dict):
+        return
+    if "@type" in data:
+        yield depth, data
+    for key, value in data.items():
+        if key == "@graph":
+            yield from _objects(value, depth)
+        elif isinstance(value, (dict, list)) and key not in ("@context",):
+            yield from _objects(value, depth + 1)
+
+
+def types_of(obj: dict[str, Any]) -> str:
+    t = obj.get("@type")
+    return " ".join(str(x) for x in t) if isinstance(t, list) else str(t or "")
+
+
+def article_objects(objects: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
+    """The page's article objects, the one about this page's address first."""
+    articles = [o for o in objects if _ARTICLE_TYPE.search(types_of(o))]
+    return sorted(articles, key=lambda o: not _about(o, url))
+
+
+def _about(obj: dict[str, Any], url: str) -> bool:
+    def norm(u: Any) -> str:
+        if isinstance(u, dict):
+            u = u.get("@id") or u.get("url") or ""
+        return str(u).split("#")[0].split("?")[0].rstrip("/").lower()
+    page = norm(url)
+    return bool(page) and any(norm(obj.get(k)) == page for k in ("url", "@id", "mainEntityOfPage"))
+
+
+def _ld_published(objects: list[dict[str, Any]], url: str) -> Iterator[str]:
+    pages = [o for o in objects if _PAGE_TYPE.search(types_of(o))]
+    for obj in article_objects(objects, url) + pages:
+        for key in ("datePublished", "dateCreated"):
+            value = obj.get(key)
+            if isinstance(value, (str, int, float)):
+                yield str(value)
+
+
+# ---------------------------------------------------------------- the page's sources, in order
+
+def _meta_published(metas: dict[str, str]) -> Iterator[str]:
+    for name in PUBLISHED_NAMES:
+        if name in metas:
+            yield metas[name]
+    for name, value in metas.items():
+        if (name not in PUBLISHED_NAMES and _PUBLISHED_WORD.search(name) and not _MODIFIED_WORD.search(name)
+                and not _NOT_A_TIME.search(name)):
+            yield value
+
+
+def _microdata(tree: lxml.html.HtmlElement) -> Iterator[str]:
+    for el in tree.xpath('//*[@itemprop="datePublished" or @itemprop="dateCreated"][not(self::meta)]'):
+        yield el.get("datetime") or el.get("content") or el.text_content()
+
+
+def _times(tree: lxml.html.HtmlElement) -> Iterator[str]:
+    """`<time>` elements of the article, the one marked as publication first, none marked modified."""
+    scope = _article_scope(tree)
+    candidates = [t for t in scope.iter("time") if not _modified(t) and not _outside(t, scope)]
+    marked = [t for t in candidates if t.get("pubdate") is not None or _PUBLISHED_WORD.search(_labels(t))]
+    headed = [t for t in candidates if any(a.tag == "header" for a in t.iterancestors())]
+    for t in marked + headed + candidates:
+        yield t.get("datetime") or t.text_content()
+
+
+def _article_scope(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    for xpath in ("//article[.//h1]", "//main", "//article"):
+        found = tree.xpath(xpath)
+        if found:
+            return found[0]
+    return tree
+
+
+def _labels(el: lxml.html.HtmlElement) -> str:
+    """The element's own markers: itemprop, class and id, and those of its parent."""
+    parent = el.getparent()
+    own = " ".join(el.get(a) or "" for a in ("itemprop", "class", "id"))
+    return own + " " + (" ".join(parent.get(a) or "" for a in ("itemprop", "class", "id")) if parent is not None else "")
+
+
+def _modified(el: lxml.html.HtmlElement) -> bool:
+    if _MODIFIED_WORD.search(_labels(el)):
+        return True
+    parent = el.getparent()
+    before = (parent.text or "") if parent is not None and parent.index(el) == 0 else ""
+    prev = el.getprevious()
+    if prev is not None:
+        before = (prev.tail or "") + " " + prev.text_content()
+    return bool(_MODIFIED_WORD.search(before[-40:] + " " + el.text_content()[:40]))
+
+
+def _outside(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> bool:
+    for a in el.iterancestors():
+        if a is scope:
+            return False
+        if a.tag in ("aside", "nav", "footer") or _OUTSIDE_ARTICLE.search((a.get("class") or "") + (a.get("id") or "")):
+            return True
+    return False
+
+
+def url_stamp(url: str) -> Stamp | None:
+    """The date written in an address, /2023/04/28/ or /20230428/; a day, no time."""
+    m = _URL_DATE.search(url)
+    if not m:
+        return None
+    y, mo, d = (g for g in m.groups() if g is not None)
+    try:
+        when = datetime(int(y), int(mo), int(d), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return Stamp(when, False) if EARLIEST <= when <= datetime.now(timezone.utc) + timedelta(days=2) else None
+
+
+def _htmldate(tree: lxml.html.HtmlElement, url: str) -> Stamp | None:
+    """htmldate's search of what is left, without the page's declared modification times: with
+    nothing better it would take one (from a meta tag, or a JSON-LD dateModified found by its
+    text search), and a modified time is no publication time. These elements go from the tree
+    itself: they are read already, and the text does not need them."""
+    for meta in tree.xpath("//meta"):
+        name = " ".join(meta.get(a) or "" for a in ("name", "property", "itemprop"))
+        if _MODIFIED_WORD.search(name):
+            meta.drop_tree()
+    for script in tree.xpath("//script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"):
+        script.drop_tree()
+    try:
+        found = find_date(tree, extensive_search=True, original_date=True, url=url)
+    except Exception:  # htmldate on a hostile page must not cost us the article
+        return None
+    return parse_stamp(found) if found else None
+
+
+# ---------------------------------------------------------------- the decision
+
+def published_at(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],
+                 url: str) -> Stamp | None:
+    """The page's publication time: the first source in the module's order, its time of day
+    completed from a later source on the same day when it gave only the day."""
+    structured = _structured(tree, metas, objects, url)
+    first = next(structured, None)
+    if first is None:
+        return url_stamp(url) or _htmldate(tree, url)
+    if first.has_time:
+        return first
+    day = first.when.date()
+    return next((s for s in structured if s.has_time and s.when.date() == day), first)
+
+
+def _structured(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],
+                url: str) -> Iterator[Stamp]:
+    for source in (_meta_published(metas), _ld_published(objects, url), _microdata(tree), _times(tree)):
+        for value in source:
+            stamp = parse_stamp(value)
+            if stamp is not None:
+                yield stamp
