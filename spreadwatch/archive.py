@@ -1,9 +1,11 @@
-"""Archives a researcher already has (JSON lines, CSV), read as drafts and stored through ingest().
+"""Archives a researcher already has (JSON lines, CSV, web archives), read as drafts and stored
+through ingest().
 
 Each record becomes an ``ArchivedArticle`` (or a ``BadRecord`` naming its line and what is wrong
-with it), in the file's order; ``import_archive`` hands each to the same ``ingest()`` the feed
-poller uses, one transaction per article, so an import is matched, placed in stories and alerted
-on like anything polled, and a second import of the same file stores nothing new.
+with it, or for a web archive a ``Skipped`` page that is no article of a configured outlet), in the
+file's order; ``import_archive`` hands each to the same ``ingest()`` the feed poller uses, one
+transaction per article, so an import is matched, placed in stories and alerted on like anything
+polled, and a second import of the same file stores nothing new.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Literal, Union
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crawler.draft import ArticleDraft
+from crawler.errors import ExtractionError
 from crawler.urls import canonicalize
 from spreadwatch.settings import OutletConfig, Settings
 
-Format = Literal["jsonl", "csv"]
+Format = Literal["jsonl", "csv", "warc"]
 COLUMNS = ("url", "id", "outlet", "outlet_name", "country", "language", "published_at", "title", "text", "links")
 
 
@@ -39,17 +43,31 @@ class ArchivedArticle:
     draft: ArticleDraft
     outlet: OutletConfig  # used only when the config does not know the outlet's key
     first_seen_at: datetime | None = None  # a web archive's capture time; None: the time of the import
+    unit: Literal["line", "record"] = "line"  # what `line` counts
 
 
 @dataclass(frozen=True)
 class BadRecord:
     """A record that was skipped, and why, in words a person can act on."""
 
+    line: int  # a line of JSON lines or CSV; the record's number in a web archive
+    reason: str
+    unit: Literal["line", "record"] = "line"
+
+    def where(self, path: Path) -> str:
+        return f"{path}:{self.line}" if self.unit == "line" else f"{path}: record {self.line}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A web archive's record that is not an article page of a configured outlet (its stylesheet,
+    a 404, another site, a section front): expected by the thousand, so counted, not reported."""
+
     line: int
     reason: str
 
 
-Record = Union[ArchivedArticle, BadRecord]
+Record = Union[ArchivedArticle, BadRecord, Skipped]
 
 
 class _Fields(BaseModel):
@@ -136,6 +154,8 @@ class Archive:
     path: Path
     format: Format
     size: int
+    outlets: dict[str, str] = field(default_factory=dict)  # host -> outlet key, for web archives
+    max_bytes: int = 5_000_000  # a web archive's response larger than this is skipped
     _raw: BinaryIO | None = field(default=None, repr=False)
 
     def position(self) -> int:
@@ -150,6 +170,9 @@ class Archive:
         try:
             with self.path.open("rb") as raw:
                 self._raw = raw
+                if self.format == "warc":  # warcio reads gzipped records itself, one member each
+                    yield from warc_records(raw, self.outlets, self.max_bytes)
+                    return
                 gz = self.path.suffix.lower() == ".gz"
                 stream: BinaryIO = gzip.open(raw) if gz else raw  # type: ignore[assignment]
                 yield from (csv_records if self.format == "csv" else jsonl_records)(stream)
@@ -161,18 +184,21 @@ class Archive:
             self._raw = None
 
 
-def open_archive(path: Path, fmt: Format | None = None) -> Archive:
-    """The archive at `path`, its format from `fmt` or the name (.jsonl/.ndjson/.json or .csv, each
-    may end in .gz)."""
+def open_archive(path: Path, fmt: Format | None = None, settings: Settings | None = None) -> Archive:
+    """The archive at `path`, its format from `fmt` or the name (.jsonl/.ndjson/.json, .csv, .warc;
+    each may end in .gz). A web archive's pages are kept only for the outlets of `settings`."""
     if not path.is_file():
         raise ArchiveError(f"{path}: no such file")
     name = path.name.lower().removesuffix(".gz")
-    guessed: Format | None = ("csv" if name.endswith(".csv")
+    guessed: Format | None = ("csv" if name.endswith(".csv") else "warc" if name.endswith((".warc", ".arc"))
                               else "jsonl" if name.endswith((".jsonl", ".ndjson", ".json")) else None)
     chosen = fmt or guessed
     if chosen is None:
-        raise ArchiveError(f"{path}: unknown format (name it .jsonl or .csv, or pass --format)")
-    return Archive(path, chosen, path.stat().st_size)
+        raise ArchiveError(f"{path}: unknown format (name it .jsonl, .csv or .warc.gz, or pass --format)")
+    archive = Archive(path, chosen, path.stat().st_size)
+    if settings is not None:
+        archive.outlets, archive.max_bytes = outlet_hosts(settings), settings.http.max_bytes
+    return archive
 
 
 def _lines(stream: BinaryIO, bad: set[int]) -> Iterator[str]:
@@ -238,6 +264,88 @@ def csv_records(stream: BinaryIO) -> Iterator[Record]:
             yield _article(line, {k: v for k, v in zip(header, row) if v.strip()})
 
 
+# ---------------------------------------------------------------- web archives (WARC)
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+def outlet_hosts(settings: Settings) -> dict[str, str]:
+    """Each configured outlet's hosts (homepage, feeds, sitemaps, listings, JSON endpoints; `www.`
+    ignored) -> its key: how a page in a web archive is known to be an outlet's."""
+    hosts: dict[str, str] = {}
+    for o in settings.outlets:
+        urls = [o.homepage, *(f.url for f in o.feeds), *(s.url for s in o.sitemaps), *(ls.url for ls in o.listings),
+                *(j.url for j in o.json_endpoints)]
+        for url in urls:
+            if url and _host(url):
+                hosts.setdefault(_host(url), o.key)
+    return hosts
+
+
+def warc_records(stream: BinaryIO, hosts: dict[str, str], max_bytes: int) -> Iterator[Record]:
+    """Each archived HTML response of a configured outlet, extracted as a fetched page is, with the
+    capture time as first seen; requests, metadata and revisits are not pages and are passed over."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    n = 0
+    try:
+        for n, record in enumerate(ArchiveIterator(stream), start=1):
+            if record.rec_type == "response":
+                yield _warc_page(n, record, hosts, max_bytes)
+    except ArchiveLoadFailed as e:
+        raise ArchiveError(f"record {n + 1}: not a readable WARC record ({str(e).strip()[:200]})") from None
+
+
+def _warc_page(n: int, record: Any, hosts: dict[str, str], max_bytes: int) -> Record:
+    from crawler.extract import extract_article
+
+    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    outlet = hosts.get(_host(url))
+    if outlet is None:
+        return Skipped(n, "not a configured outlet's page")
+    status = record.http_headers.get_statuscode() if record.http_headers else None
+    if status != "200":
+        return Skipped(n, f"HTTP {status or 'response without headers'}")
+    ctype = record.http_headers.get_header("Content-Type") or ""
+    if "html" not in ctype.lower():
+        return Skipped(n, "not HTML")
+    body = record.content_stream().read(max_bytes + 1)
+    if len(body) > max_bytes:
+        return Skipped(n, f"larger than {max_bytes} bytes (http.max_bytes)")
+    try:
+        ex = extract_article(body, url, encoding=_charset(ctype))
+    except ExtractionError:
+        return Skipped(n, "no article text (a section front, a gallery, a page that needs JavaScript)")
+    captured = _warc_date(record.rec_headers.get_header("WARC-Date"))
+    if captured is None:
+        return BadRecord(n, f"{url}: WARC-Date missing or unreadable", unit="record")
+    draft = ArticleDraft(outlet_key=outlet, url=url, canonical_url=ex.canonical_url or canonicalize(url),
+                         title=ex.title, text=ex.text, language=ex.language, published_at=ex.published_at,
+                         via="import", links=ex.links)
+    return ArchivedArticle(n, draft, OutletConfig(key=outlet, name=outlet), first_seen_at=captured, unit="record")
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip("\"' ")
+    return None
+
+
+def _warc_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
 # ---------------------------------------------------------------- storing
 
 @dataclass
@@ -247,6 +355,7 @@ class ImportReport:
     stored: int = 0
     known: int = 0
     bad: list[BadRecord] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)  # web archives: pages that are no articles
     new_outlets: list[str] = field(default_factory=list)
     matched: int = 0
     alerts: int = 0
@@ -254,16 +363,19 @@ class ImportReport:
 
     @property
     def records(self) -> int:
-        return self.stored + self.known + len(self.bad)
+        return self.stored + self.known + len(self.bad) + sum(self.skipped.values())
 
     def counts(self) -> str:
-        return f"{self.stored} stored, {self.known} already known, {len(self.bad)} bad lines"
+        skipped = f", {sum(self.skipped.values())} skipped" if self.skipped else ""
+        return f"{self.stored} stored, {self.known} already known, {len(self.bad)} bad lines{skipped}"
 
     def summary(self) -> str:
         text = f"{self.counts()} ({self.matched} matching a watch, {self.alerts} alerts)"
         if self.new_outlets:
             shown = ", ".join(self.new_outlets[:10]) + (" ..." if len(self.new_outlets) > 10 else "")
             text += f"; {len(self.new_outlets)} outlets not in the config, taken from the records: {shown}"
+        if self.skipped:
+            text += "; skipped: " + ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
         return text
 
 
@@ -281,17 +393,25 @@ def import_archive(database: Any, settings: Settings, records: Iterable[Record],
     stores only what is missing)."""
     report = ImportReport()
     failures = 0
-    for rec in records:
-        if isinstance(rec, BadRecord):
-            report.bad.append(rec)
-        else:
-            settings = _with_outlet(settings, rec.outlet, report)
-            failures = 0 if _store(database, settings, rec, report) else failures + 1
-        if on_record:
-            on_record(report, rec)
-        if failures >= MAX_FAILURES_IN_A_ROW:
-            report.stopped = f"stopped after {failures} records in a row could not be stored ({report.bad[-1].reason})"
-            break
+    try:
+        for rec in records:
+            if isinstance(rec, BadRecord):
+                report.bad.append(rec)
+            elif isinstance(rec, Skipped):
+                report.skipped[rec.reason] += 1
+            else:
+                settings = _with_outlet(settings, rec.outlet, report)
+                failures = 0 if _store(database, settings, rec, report) else failures + 1
+            if on_record:
+                on_record(report, rec)
+            if failures >= MAX_FAILURES_IN_A_ROW:
+                report.stopped = (f"stopped after {failures} records in a row could not be stored "
+                                  f"({report.bad[-1].reason})")
+                break
+    except ArchiveError as e:  # the file broke off: what came before it is stored
+        if not report.records:
+            raise
+        report.stopped = f"stopped: {e}"
     return report
 
 
@@ -302,7 +422,7 @@ def _store(database: Any, settings: Settings, rec: ArchivedArticle, report: Impo
         with database.session() as s:  # commits this article alone, or rolls it back alone
             result = ingest(s, rec.draft, settings, now=rec.first_seen_at)
     except Exception as e:  # noqa: BLE001 - reported with the line, like any bad record
-        report.bad.append(BadRecord(rec.line, f"could not be stored: {e.__class__.__name__}: {e}"[:300]))
+        report.bad.append(BadRecord(rec.line, f"could not be stored: {e.__class__.__name__}: {e}"[:300], rec.unit))
         return False
     if result.created:
         report.stored += 1

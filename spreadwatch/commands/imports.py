@@ -1,4 +1,4 @@
-"""import: load an archive (JSON lines, CSV) through the same ingest() as the poller."""
+"""import: load an archive (JSON lines, CSV, a web archive) through the same ingest() as the poller."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_file)
 
 
-def import_file(file: Path = typer.Argument(..., help="A .jsonl or .csv archive (either may be gzipped)."),
-                fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or csv, when the name does not say."),
+def import_file(file: Path = typer.Argument(..., help="A .jsonl or .csv archive (either may be gzipped), "
+                                                     "or a web archive (.warc.gz, .warc)."),
+                fmt: Optional[str] = typer.Option(None, "--format",
+                                                  help="jsonl, csv or warc, when the name does not say."),
                 alerts: bool = typer.Option(True, "--alerts/--no-alerts",
                                             help="Evaluate the alert rules as the poller does (the default); "
                                                  "--no-alerts for an archive of the past."),
@@ -32,11 +34,11 @@ def import_file(file: Path = typer.Argument(..., help="A .jsonl or .csv archive 
     if not alerts:
         settings = settings.with_overrides(alerts={**settings.alerts, "rules": []})
     err = Console(stderr=True)
-    if fmt not in (None, "jsonl", "csv"):
-        err.print(f"spreadwatch: --format must be jsonl or csv, not {fmt!r}")
+    if fmt not in (None, "jsonl", "csv", "warc"):
+        err.print(f"spreadwatch: --format must be jsonl, csv or warc, not {fmt!r}")
         raise typer.Exit(2)
     try:
-        archive = open_archive(file, fmt)  # type: ignore[arg-type]
+        archive = open_archive(file, fmt, settings)  # type: ignore[arg-type]
         database = Database(settings.database_url)
         report = _run(archive, database, settings, err, every)
     except ArchiveError as e:
@@ -55,7 +57,7 @@ def _run(archive, database, settings, err: Console, every: int):  # type: ignore
 
     def bad_line(rec: object) -> None:
         if isinstance(rec, BadRecord):
-            err.print(f"{archive.path}:{rec.line}: {rec.reason}", markup=False, highlight=False, soft_wrap=True)
+            err.print(f"{rec.where(archive.path)}: {rec.reason}", markup=False, highlight=False, soft_wrap=True)
 
     if not err.is_terminal:
         def line(report, rec) -> None:  # type: ignore[no-untyped-def]
