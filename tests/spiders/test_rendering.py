@@ -141,3 +141,31 @@ def test_script_only_pages_and_wait_selectors() -> None:
     assert wait_selector({"link_selector": "h2.entry-title a::attr(href)"}) == "h2.entry-title a"
     assert wait_selector({"link_selector": "//h3/a/@href"}) is None
     assert wait_selector({"link_selector": "a", "wait_for": "#app li"}) == "#app li"
+
+
+def test_the_size_cap_holds_for_rendered_pages(sites: Sites, sqlite_url: str) -> None:
+    small = HTTP.model_copy(update={"max_bytes": 25_000})  # the article shells render to about 31 KB
+    site = sites["rendered"]
+    outlet = portal(sites, render=False, render_pattern=r"/lajme/",
+                    listings=[{"url": site.url("/arkivi/"), "link_selector": "a.lajm::attr(href)"}])
+    report = run_crawl(settings_for(sqlite_url, [outlet]).with_overrides(http=small), timeout=240)
+    errors = errors_of(report, "portali")
+    for path in GOOD:
+        assert f"{site.url(path)}: rendered page too large: " in errors and "over the 25000 byte limit" in errors
+    assert stored(sqlite_url) == {}
+
+
+def test_which_pages_render() -> None:
+    from spiders.rendering import outlet_renders, renders_listing, renders_page
+    from spreadwatch.settings import OutletConfig
+
+    plain = OutletConfig(key="a", name="A", listings=[{"url": "https://a.example/"}])
+    assert not outlet_renders(plain) and not renders_page(plain, "https://a.example/x")
+    one = OutletConfig(key="b", name="B", listings=[{"url": "https://b.example/", "render": True},
+                                                    {"url": "https://b.example/arkiv/"}])
+    assert outlet_renders(one) and renders_listing(one, one.listings[0]) and not renders_listing(one, one.listings[1])
+    assert not renders_page(one, "https://b.example/lajm/1")  # a rendered listing, plain articles
+    every = OutletConfig(key="c", name="C", render=True, listings=[{"url": "https://c.example/", "render": False}])
+    assert not renders_listing(every, every.listings[0]) and renders_page(every, "https://c.example/lajm/1")
+    pattern = OutletConfig(key="d", name="D", render_pattern=r"/app/")
+    assert renders_page(pattern, "https://d.example/app/1") and not renders_page(pattern, "https://d.example/1")
