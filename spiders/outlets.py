@@ -75,7 +75,8 @@ class OutletSpider(scrapy.Spider):
             for sm in o.sitemaps:
                 yield self._discover(sm.url, self.parse_sitemap, o.key, sitemap=sm.model_dump())
             for ls in o.listings:
-                render = self._rendering(o.key, ls.url, wait_selector(ls.model_dump())) if renders_listing(o, ls) else {}
+                rendered = renders_listing(o, ls)
+                render = self._rendering(o.key, ls.url, wait_selector(ls.model_dump())) if rendered else {}
                 if render is not None:
                     yield self._discover(ls.url, self.parse_listing, o.key, listing=ls.model_dump(), page=1, **render)
             for js in o.json_endpoints:
@@ -157,13 +158,14 @@ class OutletSpider(scrapy.Spider):
     def _rendering(self, outlet: str, url: str, wait_for: str | None) -> dict[str, Any] | None:
         """Meta that sends this request through the browser, or None when it cannot be rendered in this
         crawl (no Chromium, or the page budget is spent): recorded on the outlet, once per reason."""
-        problem = self.context.browser_problem
+        why, problem = "browser", self.context.browser_problem
         if problem is None and self._rendered >= self.context.render_budget:
-            problem = (f"the crawl's budget of {self.context.render_budget} rendered pages (--render-pages) is "
-                       f"spent: {url} and the pages after it wait for the next crawl")
+            why, problem = "budget", (f"the crawl's budget of {self.context.render_budget} rendered pages "
+                                      f"(--render-pages) is spent: {url} and the pages after it wait for "
+                                      "the next crawl")
         if problem is not None:
-            if (outlet, problem[:40]) not in self._told:
-                self._told.add((outlet, problem[:40]))
+            if (outlet, why) not in self._told:
+                self._told.add((outlet, why))
                 self.context.health.error(outlet, problem)
             return None
         self._rendered += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,3 +170,30 @@ def test_markdown_escapes_scraped_text() -> None:
     assert "\\[click\\]\\(javascript:alert\\(1\\)\\) \\*\\*bold\\*\\* \\<img src=x\\> \\# heading" in md
     assert "](https://example.org/a%20%281%29)" in md and "**X \\*Y\\***" in md
     assert "](javascript" not in md
+
+
+def test_alerts_test_checks_an_apprise_channel_from_the_command_line(server: LocalServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    seen = receiver(server, "/notify", Response(200, b"ok"))
+    channel = {"name": "chat", "type": "apprise", "url_env": "SW_TEST_CLI_APPRISE"}
+    cfg = tmp_path / "my.yaml"
+    cfg.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'x.db'}",
+                                   "alerts": {"channels": [channel]}}), encoding="utf-8")
+
+    def run(url: str | None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "SW_TEST_CLI_APPRISE"}
+        env.update({"SW_TEST_CLI_APPRISE": url} if url else {})
+        return subprocess.run([sys.executable, "-m", "spreadwatch", "alerts", "test", "--channel", "chat",
+                               "--config", str(cfg)], capture_output=True, text=True, timeout=120, env=env)
+
+    ok = run(json_url(server, "/notify"))
+    assert ok.returncode == 0 and ok.stdout.strip() == "channel chat: test message sent", ok.stderr
+    assert json.loads(seen[0].body)["title"] == "spreadwatch test: channel chat"
+    assert "if you read it, the channel works" in json.loads(seen[0].body)["message"]
+    unset = run(None)
+    assert unset.returncode == 1 and "environment variable SW_TEST_CLI_APPRISE is not set" in unset.stderr

@@ -38,7 +38,8 @@ def official_settings(db_url: str, rules: list[dict[str, Any]]) -> Settings:
 
 def alerts_of(db: Database) -> list[tuple[str, str, bool]]:
     with db.session() as s:
-        return [(a.rule, a.level, bool(a.summary.get("superseded"))) for a in s.scalars(select(Alert).order_by(Alert.id))]
+        rows = s.scalars(select(Alert).order_by(Alert.id))
+        return [(a.rule, a.level, bool(a.summary.get("superseded"))) for a in rows]
 
 
 def denials_in(story: str) -> int:
