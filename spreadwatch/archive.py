@@ -416,11 +416,15 @@ def import_archive(database: Any, settings: Settings, records: Iterable[Record],
 
 
 def _store(database: Any, settings: Settings, rec: ArchivedArticle, report: ImportReport) -> bool:
-    from spreadwatch.ingest import ingest
+    from spreadwatch.ingest import ingest, prepare
 
     try:
+        if _known(database, rec.draft):  # a re-import: no text work, no write lock
+            report.known += 1
+            return True
+        prepared = prepare(rec.draft, settings)  # the text's work, before the transaction, as the poller does
         with database.session() as s:  # commits this article alone, or rolls it back alone
-            result = ingest(s, rec.draft, settings, now=rec.first_seen_at)
+            result = ingest(s, rec.draft, settings, now=rec.first_seen_at, prepared=prepared)
     except Exception as e:  # noqa: BLE001 - reported with the line, like any bad record
         report.bad.append(BadRecord(rec.line, f"could not be stored: {e.__class__.__name__}: {e}"[:300], rec.unit))
         return False
@@ -431,6 +435,16 @@ def _store(database: Any, settings: Settings, rec: ArchivedArticle, report: Impo
     else:
         report.known += 1
     return True
+
+
+def _known(database: Any, draft: ArticleDraft) -> bool:
+    from sqlalchemy import select
+
+    from storage.models import Article
+
+    with database.session(read_only=True) as s:
+        canon = canonicalize(draft.canonical_url)
+        return s.scalar(select(Article.id).where(Article.canonical_url == canon)) is not None
 
 
 def _with_outlet(settings: Settings, outlet: OutletConfig, report: ImportReport) -> Settings:

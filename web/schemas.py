@@ -47,6 +47,8 @@ class ArticleEntry(BaseModel):
     score: float = Field(description="Strength of the link, 0 to 1 (1.0 for the origin).")
     evidence: dict[str, Any] = Field(description="Why: e.g. jaccard, credits, links_to, outlet, denial_terms.")
     watches: list[str] = Field(description="Watches this article matched.")
+    placement: dict[str, Any] | None = Field(default=None, description="Why the article is in this story (the "
+                                             "story engine's decision and its evidence); null if not recorded.")
 
 
 class StoryHistory(BaseModel):

@@ -2,14 +2,14 @@
 from the config like the outlet's name, so a story's history can mark official statements and the
 alert rules can tell an official denial from a newsroom's
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
