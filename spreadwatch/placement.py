@@ -244,18 +244,22 @@ def _join(session, article: Article, decision: Decision, spare: list[int]) -> tu
         story.origin_article_id, story.title = article.id, article.title
     else:
         story, created = repo.new_story(session, article), True
+    # a profile written by this engine is what the index holds: its terms need not be read back
+    known = bool(story.fingerprint) and "centroid" in story.fingerprint
     profile = _profile(story) if story.fingerprint else StoryProfile(story.id)
+    held = (profile.index_terms(), story.last_seen_at) if known else (None, None)
     profile.add(_features.get(article), repo.article_time(article), article.outlet.key, article.canonical_url,
                 frozenset((article.features or {}).get("credits", ())))
-    _write_profile(session, story, profile)
+    _write_profile(session, story, profile, *held)
     session.flush()
     return story, created
 
 
-def _write_profile(session, story: Story, profile: StoryProfile) -> None:  # type: ignore[no-untyped-def]
+def _write_profile(session, story: Story, profile: StoryProfile, held_terms: set[str] | None = None,  # type: ignore[no-untyped-def]
+                   held_seen: datetime | None = None) -> None:
     story.fingerprint = profile.to_json()
     story.first_seen_at, story.last_seen_at = profile.first, profile.last  # type: ignore[assignment]
-    repo.replace_terms(session, story.id, profile.index_terms(), story.last_seen_at)
+    repo.replace_terms(session, story.id, profile.index_terms(), story.last_seen_at, held_terms, held_seen)
 
 
 def rebuild_profile(session, story: Story, settings: Settings) -> bool:  # type: ignore[no-untyped-def]

@@ -57,7 +57,7 @@ def test_history_shape_and_tree(db_url: str) -> None:
 def test_index_is_persisted_and_search_finds_stories(db_url: str) -> None:
     db, ids = ingest_story(db_url, "rutte-pristina-visit")
     with db.session() as s:
-        assert s.scalar(select(func.count(LshBand.id))) == 16 * len(ids)
+        assert s.scalar(select(func.count(LshBand.article_id))) == 16 * len(ids)
         assert s.scalar(select(func.count(Article.id)).where(Article.minhash.is_(None))) == 0
         found = search_stories(s, "Rutte Prishtin")
         assert [f["id"] for f in found] == [s.scalars(select(Story.id)).first()]
