@@ -8,10 +8,12 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    SPREADWATCH_DB=sqlite:////data/spreadwatch.db
+    SPREADWATCH_DB=sqlite:////data/spreadwatch.db \
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 SPREADWATCH_CHROMIUM=/usr/bin/chromium
 
-# a font with Latin, Albanian and Cyrillic letters for the timeline PNG (the slim image has none)
-RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+# a font with Latin, Albanian and Cyrillic letters for the timeline PNG (the slim image has none), and
+# Debian's Chromium for outlets with `render: true` (Playwright drives it; it never downloads a browser)
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core chromium \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import smtplib
 import ssl
 from datetime import datetime, timezone
@@ -12,6 +13,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,6 +43,8 @@ def send(channel: Channel, message: Message, payload: dict[str, Any], idempotenc
         elif channel.type == "webhook":
             post_json(channel, {**payload, "subject": message.subject, "text": message.text},
                       headers={"Idempotency-Key": idempotency_key})
+        elif channel.type == "apprise":
+            notify_apprise(channel, message)
         else:
             print(f"\n[alert] {message.subject}\n{message.text}\n", flush=True)
     except ConfigError as e:  # a missing environment variable: fixable, so retried, and said plainly
@@ -118,6 +122,40 @@ def post_json(channel: Channel, body: dict[str, Any], headers: dict[str, str] | 
         raise SendError(f"{channel.type} {url}: HTTP {r.status_code}", retry_after=retry_after(r.headers.get("Retry-After")))
     if r.status_code >= 400:
         raise SendError(f"{channel.type} {url}: HTTP {r.status_code} {r.text[:200]}", permanent=True)
+
+
+# apprise words a service's HTTP answer as "..., error=404." in its log; a 4xx other than these is final
+_APPRISE_STATUS = re.compile(r"error=(\d{3})\b")
+_RETRYABLE_4XX = {408, 425, 429}
+
+
+def notify_apprise(channel: Channel, message: Message) -> None:
+    """One notification to the service an apprise URL names (tgram://, msteams://, ntfy://, json://...).
+
+    Apprise says whether it worked, not when to come back: a URL it cannot use and a service's 4xx
+    answer are final (fix the URL, then `alerts retry`); a 5xx, a timeout or a refused connection
+    is retried with the outbox's backoff."""
+    import apprise
+
+    url = channel.resolved_url()
+    where = f"apprise {urlsplit(url).scheme or '?'}:// (${channel.url_env})"  # never the URL: it holds a secret
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise SendError(f"{where}: not a URL apprise can use (an unknown service or a malformed address)",
+                        permanent=True)
+    body, fmt = {"markdown": (message.markdown, apprise.NotifyFormat.MARKDOWN),
+                 "text": (message.text, apprise.NotifyFormat.TEXT),
+                 "html": (message.html, apprise.NotifyFormat.HTML)}[channel.format]
+    if not body:  # a message made without a Markdown part (`alerts test`): its plain text
+        body, fmt = message.text, apprise.NotifyFormat.TEXT
+    result = notifier.notify(body=body, title=message.subject, body_format=fmt, timeout=channel.timeout_seconds)
+    if result:
+        return
+    said = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR")]
+    statuses = {int(m) for line in said for m in _APPRISE_STATUS.findall(line)}
+    final = bool(statuses) and all(400 <= c < 500 and c not in _RETRYABLE_4XX for c in statuses)
+    raise SendError(f"{where}: {result.status.name.lower()}: {'; '.join(said)[:300] or 'no reason given'}",
+                    permanent=final)
 
 
 def retry_after(value: str | None) -> float | None:

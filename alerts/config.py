@@ -20,17 +20,22 @@ class Rule(_M):
     watch: str | None = None  # None: any watch; a story must match a watch to alert at all
     levels: list[int] = Field(default=[3, 5, 10], min_length=1)  # for "outlets": distinct outlets reached
     window_hours: float = Field(default=24, gt=0)
+    # denial: "any" alerts on a denial (level `denied`) and again, as level `official`, when an official
+    # source denies; "official" alerts only on an official source's denial
+    sources: Literal["any", "official"] = "any"
 
     @model_validator(mode="after")
     def _positive_levels(self) -> Rule:
         if any(n < 1 for n in self.levels):
             raise ValueError(f"levels must be outlet counts of 1 or more, got {self.levels}")
+        if self.sources != "any" and self.kind != "denial":
+            raise ValueError("`sources:` narrows a denial rule (kind: denial) only")
         return self
 
 
 class Channel(_M):
     name: str = Field(min_length=1)
-    type: Literal["email", "slack", "webhook", "console"]
+    type: Literal["email", "slack", "webhook", "apprise", "console"]
     # email
     host: str = "localhost"
     port: int = Field(default=25, ge=1, le=65535)
@@ -44,6 +49,8 @@ class Channel(_M):
     url: str | None = None
     url_env: str | None = None
     timeout_seconds: float = Field(default=10, gt=0)
+    # apprise: what we hand it; apprise turns it into what each service takes (plain, Markdown or HTML)
+    format: Literal["markdown", "text", "html"] = "markdown"
     # flow control
     rate_per_minute: int = Field(default=6, ge=1)  # more waits for the next minute, nothing is dropped
     digest_minutes: float | None = Field(default=None, gt=0)  # one message per interval instead of one per alert
@@ -54,6 +61,9 @@ class Channel(_M):
             raise ValueError("an email channel needs `to:` (a list of addresses)")
         if self.type in ("slack", "webhook") and not (self.url or self.url_env):
             raise ValueError(f"a {self.type} channel needs `url:` or `url_env:` (the variable holding the URL)")
+        if self.type == "apprise" and (self.url or not self.url_env):
+            # tgram://TOKEN/CHAT, msteams://…: an apprise URL carries the service's secret
+            raise ValueError("an apprise channel takes its URL from the environment: `url_env:` names the variable")
         if self.password_env and not self.username:
             raise ValueError("`password_env:` is set but `username:` is not: login needs both")
         return self

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.stories_repo import official_label
+
 SLACK_MAX_BLOCKS = 50  # Slack rejects a message with more
 SLACK_MAX_SECTION = 3000  # characters of one section's text
 DIGEST_TIMELINE = 10  # articles listed per story in a digest; the story page has the rest
@@ -21,6 +23,7 @@ class Message:
     text: str
     html: str
     blocks: list[dict[str, Any]]
+    markdown: str = ""  # for apprise, which turns it into each service's own format
 
 
 @dataclass
@@ -69,6 +72,8 @@ def headline(alert: dict[str, Any], history: dict[str, Any]) -> str:
     span = _span(max(delays) - min(delays)) if delays else "0 min"
     what = {"outlets": "Spreading", "languages": "New language", "countries": "New country",
             "denial": "Denied"}.get(alert["kind"], "Alert")
+    denier = _official_denier(alert, history)
+    what = f"Denied by {denier}" if denier else what
     return f"{what}: '{_oneline(story['title'], 80)}' — {outlets} outlets in {span} ({route})"
 
 
@@ -104,10 +109,24 @@ def what_happened(alert: dict[str, Any]) -> str:
     elif kind in ("languages", "countries"):
         news = f"crossed into {'a new language' if kind == 'languages' else 'a new country'}: {', '.join(levels)}"
     elif kind == "denial":
-        news = "a denial or debunk appeared"
+        news = "an official source denied it" if "official" in levels else "a denial or debunk appeared"
     else:
         news = ", ".join(levels)
     return f"{alert['rule']}: {news}"
+
+
+def _official_denier(alert: dict[str, Any], history: dict[str, Any]) -> str | None:
+    """The name of the first official source that denied the story, for an `official` denial alert."""
+    if alert["kind"] != "denial" or "official" not in alert["levels"]:
+        return None
+    return next((a["outlet_name"] for a in history["articles"]
+                 if a["kind"] == "denial" and a.get("outlet_kind") == "official"), None)
+
+
+def _marked(entry: dict[str, Any]) -> str:
+    """' — Official statement: …' after an official source's article in a timeline; '' for a newsroom's."""
+    label = official_label(entry)
+    return f" — {label}" if label else ""
 
 
 def merge_alerts(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,7 +165,8 @@ def _text_story(news: StoryNews, base_url: str | None, timeline_limit: int | Non
              f"  {_oneline(origin['title'], 200)}", f"  {origin['url']}", "", "Timeline:"]
     for a in arts[:timeline_limit]:
         src = f" ← {a['source_outlet']}" if a["source_outlet"] else ""
-        lines.append(f"  {_offset(a['delay_seconds']):>7}  {a['outlet']:<16} {a['language']}  {a['kind']}{src}")
+        lines.append(f"  {_offset(a['delay_seconds']):>7}  {a['outlet']:<16} {a['language']}  {a['kind']}{src}"
+                     f"{_marked(a)}")
         lines.append(f"            {_oneline(a['title'], 200)}\n            {a['url']}")
     hidden = len(arts) - len(arts[:timeline_limit])
     if hidden:
@@ -167,7 +187,8 @@ def _html_story(news: StoryNews, base_url: str | None, timeline_limit: int | Non
     origin, arts = news.history["origin"], news.history["articles"]
     rows = "".join(
         f"<tr><td>{e(_offset(a['delay_seconds']))}</td><td>{e(a['outlet_name'])}</td><td>{e(a['language'])}</td>"
-        f"<td>{e(a['kind'])}{' ← ' + e(a['source_outlet']) if a['source_outlet'] else ''}</td>"
+        f"<td>{e(a['kind'])}{' ← ' + e(a['source_outlet']) if a['source_outlet'] else ''}"
+        f"{e(_marked(a))}</td>"
         f"<td>{_a(a['url'], a['title'])}</td></tr>" for a in arts[:timeline_limit])
     hidden = len(arts) - len(arts[:timeline_limit])
     more = f"<p>… and {hidden} more articles</p>" if hidden else ""
@@ -207,7 +228,7 @@ def _slack_story(news: StoryNews, base_url: str | None, limit: int, title: str |
     lines += [_md(what_happened(a)) for a in news.alerts]
     lines.append(f"Origin: *{_md(origin['outlet_name'])}* ({origin['language']}) "
                  f"{_slack_link(origin['url'], origin['title'])}")
-    lines += [f"{_offset(a['delay_seconds'])} *{_md(a['outlet'])}* ({a['language']}, {a['kind']}) "
+    lines += [f"{_offset(a['delay_seconds'])} *{_md(a['outlet'])}* ({a['language']}, {a['kind']}){_md(_marked(a))} "
               f"{_slack_link(a['url'], a['title'])}" for a in arts[:limit]]
     if len(arts) > limit:
         lines.append(f"… and {len(arts) - limit} more")
@@ -234,6 +255,44 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+# ------------------------------------------------------------------ Markdown (apprise)
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
+
+
+def _mdx(text: str) -> str:
+    """Scraped text as literal Markdown: every character Markdown could read as markup is escaped,
+    so a headline cannot become a link, an image or a heading."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_link(url: str, label: str) -> str:
+    if not _web(url):
+        return f"{_mdx(label)} ({_mdx(url)})"
+    # percent-encode what would end or break the link's destination
+    target = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+    return f"[{_mdx(label)}]({target})"
+
+
+def _markdown_story(news: StoryNews, base_url: str | None, limit: int | None) -> list[str]:
+    origin, arts = news.history["origin"], news.history["articles"]
+    lines = [f"- {_mdx(what_happened(a))}" for a in news.alerts]
+    lines += ["", f"Origin: **{_mdx(origin['outlet_name'])}** ({_mdx(origin['language'] or '?')}) "
+                  f"{_md_link(origin['url'], _oneline(origin['title'], 200))}", ""]
+    lines += [f"{i}. `{_offset(a['delay_seconds'])}` **{_mdx(a['outlet'])}** ({_mdx(a['language'] or '?')}, "
+              f"{a['kind']}){_mdx(_marked(a))} {_md_link(a['url'], _oneline(a['title'], 200))}"
+              for i, a in enumerate(arts[:limit], start=1)]
+    hidden = len(arts) - len(arts[:limit])
+    if hidden:
+        lines.append(f"\n… and {hidden} more articles")
+    if news.terms:
+        lines += ["", "Matched terms: " + _mdx(", ".join(news.terms))]
+    url = _story_url(news.history, base_url)
+    if url:
+        lines += ["", _md_link(url, "Open the story")]
+    return lines
+
+
 # ------------------------------------------------------------------ the messages
 
 
@@ -245,7 +304,7 @@ def render(alert: dict[str, Any], history: dict[str, Any], base_url: str | None 
     text = "\n".join([subject, "", *_text_story(news, base_url, None)])
     body = f"<html><body><h2>{html.escape(subject)}</h2>{_html_story(news, base_url, None)}</body></html>"
     blocks = [_header(subject), _section(_slack_story(news, base_url, 15, None))]
-    return Message(subject, text, body, blocks)
+    return Message(subject, text, body, blocks, "\n".join(_markdown_story(news, base_url, None)))
 
 
 def render_digest(stories: list[StoryNews], period_end: str, base_url: str | None = None) -> Message:
@@ -254,11 +313,14 @@ def render_digest(stories: list[StoryNews], period_end: str, base_url: str | Non
     titles = [headline(s.alerts[-1], s.history) for s in stories]
     text = [subject, f"Alerts up to {period_end}.", ""]
     body = [f"<html><body><h2>{html.escape(subject)}</h2><p>Alerts up to {html.escape(period_end)}.</p>"]
+    markdown = [f"Alerts up to {_mdx(period_end)}."]
     for news, title in zip(stories, titles):
         text += [title, "", *_text_story(news, base_url, DIGEST_TIMELINE), "", "—" * 20, ""]
         body.append(f"<h3>{html.escape(title)}</h3>{_html_story(news, base_url, DIGEST_TIMELINE)}<hr>")
+        markdown += ["", f"### {_mdx(title)}", *_markdown_story(news, base_url, DIGEST_TIMELINE)]
     body.append("</body></html>")
-    return Message(subject, "\n".join(text), "".join(body), _digest_blocks(subject, stories, titles, base_url))
+    return Message(subject, "\n".join(text), "".join(body), _digest_blocks(subject, stories, titles, base_url),
+                   "\n".join(markdown))
 
 
 def digest_subject(stories: list[StoryNews]) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Rule, alert_settings
 from spreadwatch.settings import Settings
-from storage.models import Alert, Article, Delivery, Link, Story
+from storage.models import Alert, Article, Delivery, Link, Outlet, Story
 from storage.stories_repo import article_time, story_articles, story_summary
 
 
@@ -30,7 +30,7 @@ def reached_levels(session: Session, rule: Rule, story: Story, articles: list[An
         return [f"{lang}" for lang in _beyond_origin(story, articles, lambda a: a.language)]
     if rule.kind == "countries":
         return [f"{c}" for c in _beyond_origin(story, articles, lambda a: a.outlet.country)]
-    return ["denied"] if _has_denial(session, story) else []
+    return denial_levels(session, story, rule)
 
 
 def most_outlets_within(articles: list[Any], window: timedelta) -> int:
@@ -59,10 +59,14 @@ def _beyond_origin(story: Story, articles: list[Any], key: Any) -> list[str]:
     return sorted({key(a) for a in articles if key(a) and key(a) != start})
 
 
-def _has_denial(session: Session, story: Story) -> bool:
-    q = select(Link.id).join(Article, Article.id == Link.article_id).where(Article.story_id == story.id,
-                                                                             Link.kind == "denial").limit(1)
-    return session.scalar(q) is not None
+def denial_levels(session: Session, story: Story, rule: Rule) -> list[str]:
+    """`denied` once any denial joined the story, `official` once an official source's did: a ministry
+    or a mission saying "this is false" is news of its own, even after a newsroom's debunk."""
+    q = (select(Outlet.kind).distinct().join(Article, Article.outlet_id == Outlet.id)
+         .join(Link, Link.article_id == Article.id).where(Article.story_id == story.id, Link.kind == "denial"))
+    kinds = set(session.scalars(q))
+    levels = ["denied"] if kinds and rule.sources == "any" else []
+    return levels + (["official"] if "official" in kinds else [])
 
 
 def evaluate(session: Session, story_ids: list[int], settings: Settings, now: datetime,

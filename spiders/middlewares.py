@@ -3,12 +3,15 @@ robots.txt read as RFC 9309 asks when it fails."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy import Request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 REDIRECT_LOOP = "redirect loop"  # failures.describe() reads this prefix
+RENDERED_TOO_LARGE = "rendered page too large"  # and this one
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
@@ -28,6 +31,24 @@ class RedirectLoopMiddleware:
         chain = [*request.meta.get("redirect_urls", []), request.url]
         if target in chain:
             raise IgnoreRequest(f"{REDIRECT_LOOP}: {' -> '.join([*chain, target])}")
+        return response
+
+
+class RenderedSizeMiddleware:
+    """The size cap (http.max_bytes) for pages the browser rendered: Scrapy checks DOWNLOAD_MAXSIZE in
+    its own HTTP handler, which a rendered page never passes through."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RenderedSizeMiddleware:
+        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if "playwright" in response.flags and self.max_bytes and len(response.body) > self.max_bytes:
+            raise IgnoreRequest(f"{RENDERED_TOO_LARGE}: {len(response.body)} bytes after its scripts ran, over "
+                                f"the {self.max_bytes} byte limit (http.max_bytes)")
         return response
 
 

@@ -23,6 +23,7 @@ from crawler.extract import JS_PAGE_BYTES, extract_article
 from crawler.urls import canonicalize
 from spiders.failures import describe
 from spiders.health import Health
+from spiders.rendering import render_meta, renders_listing, renders_page, wait_selector
 from spiders.sitemaps import SitemapError, parse_time, read_sitemap
 from spreadwatch.settings import OutletConfig, Settings
 from storage import Database
@@ -38,6 +39,8 @@ class CrawlContext:
     db: Database
     known: set[str]  # canonical and discovered URLs of stored articles: never requested again
     health: Health
+    render_budget: int = 50  # pages the browser may render in this crawl
+    browser_problem: str | None = None  # why pages cannot be rendered here (no Chromium)
 
 
 class OutletSpider(scrapy.Spider):
@@ -48,8 +51,11 @@ class OutletSpider(scrapy.Spider):
     def __init__(self, outlets: list[OutletConfig], context: CrawlContext, **kw: Any) -> None:
         super().__init__(**kw)
         self.outlets = outlets
+        self.by_key = {o.key: o for o in outlets}
         self.context = context
         self._skipped: set[str] = set()  # stored articles' links seen in this crawl
+        self._rendered = 0  # rendered requests made so far, against the crawl's budget
+        self._told: set[tuple[str, str]] = set()  # (outlet, problem) already recorded once
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> OutletSpider:
@@ -69,7 +75,10 @@ class OutletSpider(scrapy.Spider):
             for sm in o.sitemaps:
                 yield self._discover(sm.url, self.parse_sitemap, o.key, sitemap=sm.model_dump())
             for ls in o.listings:
-                yield self._discover(ls.url, self.parse_listing, o.key, listing=ls.model_dump(), page=1)
+                rendered = renders_listing(o, ls)
+                render = self._rendering(o.key, ls.url, wait_selector(ls.model_dump())) if rendered else {}
+                if render is not None:
+                    yield self._discover(ls.url, self.parse_listing, o.key, listing=ls.model_dump(), page=1, **render)
             for js in o.json_endpoints:
                 yield self._discover(js.url, self.parse_json, o.key, json=js.model_dump())
 
@@ -108,8 +117,12 @@ class OutletSpider(scrapy.Spider):
             yield from self._article(response, url, None)
         following = select_links(response, spec["next_selector"])[:1] if spec["next_selector"] else []
         if following and response.meta["page"] < spec["max_pages"]:
-            yield response.follow(following[0], self.parse_listing, errback=self.failed,
-                                  meta={**_ours(response.meta), "page": response.meta["page"] + 1})
+            url = response.urljoin(following[0])
+            rendered = renders_listing(self.by_key[outlet], {**spec, "url": url}) or response.meta.get("rendered")
+            render = self._rendering(outlet, url, wait_selector(spec)) if rendered else {}
+            if render is not None:
+                yield response.follow(url, self.parse_listing, errback=self.failed,
+                                      meta={**_ours(response.meta), "page": response.meta["page"] + 1, **render})
 
     def parse_json(self, response: Response) -> Iterator[scrapy.Request]:
         """A JSON homepage: the list at `items_path`, each item's `url_field` an article address."""
@@ -136,8 +149,27 @@ class OutletSpider(scrapy.Spider):
                 self._skipped.add(url)
                 self.context.health.known(outlet)  # checked here, so no request is ever made for it
             return
+        render = self._rendering(outlet, url, None) if renders_page(self.by_key[outlet], url) else {}
+        if render is None:
+            return
         yield scrapy.Request(url, self.parse_article, errback=self.failed,
-                             meta={"outlet": outlet, "role": "article", "published": published})
+                             meta={"outlet": outlet, "role": "article", "published": published, **render})
+
+    def _rendering(self, outlet: str, url: str, wait_for: str | None) -> dict[str, Any] | None:
+        """Meta that sends this request through the browser, or None when it cannot be rendered in this
+        crawl (no Chromium, or the page budget is spent): recorded on the outlet, once per reason."""
+        why, problem = "browser", self.context.browser_problem
+        if problem is None and self._rendered >= self.context.render_budget:
+            why, problem = "budget", (f"the crawl's budget of {self.context.render_budget} rendered pages "
+                                      f"(--render-pages) is spent: {url} and the pages after it wait for "
+                                      "the next crawl")
+        if problem is not None:
+            if (outlet, why) not in self._told:
+                self._told.add((outlet, why))
+                self.context.health.error(outlet, problem)
+            return None
+        self._rendered += 1
+        return render_meta(self.context.settings.http.total_timeout, wait_for)
 
     # ---------------------------------------------------------------- articles
     def parse_article(self, response: Response) -> Iterator[dict[str, ArticleDraft]]:
@@ -146,7 +178,9 @@ class OutletSpider(scrapy.Spider):
         try:
             ex = extract_article(response.body, response.url, encoding=_declared_charset(response))
         except CrawlError as e:
-            self.context.health.error(outlet, str(e))  # "needs JavaScript" lands here too
+            hint = ("; set `render: true` (or a `render_pattern`) on the outlet to read it through a browser"
+                    if "JavaScript" in str(e) and not response.meta.get("rendered") else "")
+            self.context.health.error(outlet, f"{e}{hint}")  # "needs JavaScript" lands here too
             return
         self.context.health.ok(outlet)
         # the address as discovered, not after redirects: the next crawl finds that one again

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from scrapy.extensions.throttle import AutoThrottle
 
+from spiders.rendering import browser_settings, outlet_renders
 from spreadwatch.settings import OutletConfig, Settings
 
 # sitemap index -> nested index -> news sitemap -> article: the deepest chain worth following
@@ -20,9 +21,15 @@ MIN_DELAY = 0.01
 
 def scrapy_settings(settings: Settings, outlets: list[OutletConfig], *, page_limit: int, cache_dir: Path | None,
                     soft_timeout: float) -> dict[str, Any]:
-    """Everything Scrapy needs for one crawl of these outlets."""
-    http = settings.http
+    """Everything Scrapy needs for one crawl of these outlets (a browser only if one of them renders)."""
     slots = download_slots(settings, outlets)
+    rendering = browser_settings(settings) if any(outlet_renders(o) for o in outlets) else {}
+    return {**rendering, **_scrapy(settings, outlets, slots, page_limit, cache_dir, soft_timeout, bool(rendering))}
+
+
+def _scrapy(settings: Settings, outlets: list[OutletConfig], slots: dict[str, dict[str, float]], page_limit: int,
+            cache_dir: Path | None, soft_timeout: float, rendering: bool) -> dict[str, Any]:
+    http = settings.http
     return {
         "USER_AGENT": http.user_agent, "ROBOTSTXT_OBEY": http.obey_robots,
         "DOWNLOAD_DELAY": max(http.per_host_delay, MIN_DELAY),
@@ -35,7 +42,8 @@ def scrapy_settings(settings: Settings, outlets: list[OutletConfig], *, page_lim
         "REDIRECT_MAX_TIMES": 8, "RETRY_TIMES": http.retries,
         "DOWNLOADER_MIDDLEWARES": {"spiders.middlewares.RedirectLoopMiddleware": 650,
                                    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-                                   "spiders.middlewares.StrictRobotsTxtMiddleware": 100},
+                                   "spiders.middlewares.StrictRobotsTxtMiddleware": 100,
+                                   **({"spiders.middlewares.RenderedSizeMiddleware": 950} if rendering else {})},
         "DEPTH_LIMIT": depth_limit(outlets), "CLOSESPIDER_PAGECOUNT": page_limit,
         "CLOSESPIDER_TIMEOUT": soft_timeout,
         "HTTPCACHE_ENABLED": cache_dir is not None, "HTTPCACHE_DIR": str(cache_dir or ""),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spiders.health import record_health
+from spiders.rendering import RENDER_PAGES
 from spiders.report import CrawlReport, OutletCrawl
 from spreadwatch.ingest import ensure_outlet
 from spreadwatch.settings import OutletConfig, Settings
@@ -47,14 +48,17 @@ def crawlable(settings: Settings, keys: list[str] | None = None) -> tuple[list[O
 
 
 def run_crawl(settings: Settings, outlet_keys: list[str] | None = None, *, page_limit: int = 200,
-              cache_dir: Path | None = None, timeout: float = 600, stop: threading.Event | None = None) -> CrawlReport:
+              cache_dir: Path | None = None, timeout: float = 600, stop: threading.Event | None = None,
+              render_pages: int = RENDER_PAGES) -> CrawlReport:
     """Crawl these outlets (default: every crawlable one) in a child process; never hangs past `timeout`.
 
     Setting `stop` (from another thread, e.g. a daemon shutting down) kills the crawl at once.
+    `render_pages` bounds the pages rendered in the browser (outlets with `render:`).
     """
     outlets, problems = crawlable(settings, outlet_keys)
     stop = stop or threading.Event()
-    report = _run_child(settings, outlets, page_limit, cache_dir, timeout, stop) if outlets else CrawlReport()
+    report = (_run_child(settings, outlets, (page_limit, render_pages), cache_dir, timeout, stop) if outlets
+              else CrawlReport())
     if problems:
         report.error = "; ".join([*([report.error] if report.error else []), *problems])
     return report
@@ -64,7 +68,7 @@ def _has_spider(o: OutletConfig) -> bool:
     return bool(o.sitemaps or o.listings or o.json_endpoints)
 
 
-def _run_child(settings: Settings, outlets: list[OutletConfig], page_limit: int, cache_dir: Path | None,
+def _run_child(settings: Settings, outlets: list[OutletConfig], limits: tuple[int, int], cache_dir: Path | None,
                timeout: float, stop: threading.Event) -> CrawlReport:
     from spiders.process import crawl_child
 
@@ -72,8 +76,9 @@ def _run_child(settings: Settings, outlets: list[OutletConfig], page_limit: int,
     reports = ctx.Queue()
     # the child closes the spider itself a little before the hard limit, so it can still save health
     soft = timeout - min(60.0, timeout * 0.4)
+    page_limit, render_pages = limits
     args = (settings.model_dump(mode="json"), [o.key for o in outlets], page_limit,
-            str(cache_dir.resolve()) if cache_dir else None, soft, reports)
+            str(cache_dir.resolve()) if cache_dir else None, soft, reports, render_pages)
     proc = ctx.Process(target=crawl_child, args=args, name="spreadwatch-crawl", daemon=True)
     proc.start()
     got = _await_report(proc, reports, timeout, stop)

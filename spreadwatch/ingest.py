@@ -69,7 +69,8 @@ def ensure_outlet(session: Session, cfg: OutletConfig | str) -> Outlet:
         except IntegrityError:
             outlet = session.scalars(select(Outlet).where(Outlet.key == key)).one()
     if not isinstance(cfg, str):
-        fields = {"name": cfg.name, "country": cfg.country, "language": cfg.language, "homepage": cfg.homepage}
+        fields = {"name": cfg.name, "country": cfg.country, "language": cfg.language, "homepage": cfg.homepage,
+                  "kind": cfg.kind}
         for name, value in fields.items():
             if getattr(outlet, name) != value:
                 setattr(outlet, name, value)

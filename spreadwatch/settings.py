@@ -80,6 +80,8 @@ class ListingConfig(_Model):
     url_pattern: str | None = None
     next_selector: str | None = None
     max_pages: int = Field(default=2, ge=1, le=50)
+    render: bool | None = None  # through the headless browser; None: as the outlet's `render`
+    wait_for: str | None = None  # CSS selector a rendered page must show before it is read
 
     _pattern = field_validator("url_pattern")(_compiled_pattern)
     _selectors = field_validator("link_selector", "next_selector")(_compiled_selector)
@@ -94,6 +96,7 @@ class JsonEndpointConfig(_Model):
 class OutletConfig(_Model):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
+    kind: Literal["media", "official"] = "media"  # official: a government, military mission or international body
     country: str = ""
     language: str = ""
     homepage: str = ""
@@ -107,6 +110,9 @@ class OutletConfig(_Model):
     # per-outlet politeness overrides
     delay_seconds: float | None = None
     concurrency: int | None = None
+    # pages that exist only after their scripts ran: every page (render), or those whose URL matches
+    render: bool = False
+    render_pattern: str | None = None
 
     @field_validator("feeds", mode="before")
     @classmethod

@@ -57,6 +57,7 @@ class Outlet(Base):
     country: Mapped[str] = mapped_column(String(8), default="")
     language: Mapped[str] = mapped_column(String(8), default="")
     homepage: Mapped[str] = mapped_column(String(500), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="media", server_default="media")  # media | official
     # health, written by pollers and spiders
     last_ok_at: Mapped[datetime | None]
     last_error_at: Mapped[datetime | None]

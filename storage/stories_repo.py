@@ -222,7 +222,8 @@ def story_summary(story: Story, article_count: int | None = None) -> dict[str, A
 def _article_entry(a: Article, link: Link | None, origin_time: datetime, by_id: dict[int, Article]) -> dict[str, Any]:
     src = by_id.get(link.source_article_id) if link and link.source_article_id else None
     return {
-        "id": a.id, "outlet": a.outlet.key, "outlet_name": a.outlet.name, "country": a.outlet.country,
+        "id": a.id, "outlet": a.outlet.key, "outlet_name": a.outlet.name, "outlet_kind": a.outlet.kind,
+        "country": a.outlet.country,
         "language": a.language, "url": a.url, "title": a.title, "published_at": iso(a.published_at),
         "first_seen_at": iso(a.first_seen_at),
         "delay_seconds": (article_time(a) - origin_time).total_seconds(),
@@ -232,6 +233,15 @@ def _article_entry(a: Article, link: Link | None, origin_time: datetime, by_id: 
         # why the article is in this story (placement's decision), as opposed to its source within it
         "placement": (a.features or {}).get("placement"),
     }
+
+
+def official_label(entry: dict[str, Any]) -> str | None:
+    """How a history entry from an official source is marked ("Denied by KFOR", "Official statement:
+    Ministry of Defence"); None for a newsroom's article. The tree, the web page and alerts all say it so."""
+    if entry.get("outlet_kind") != "official":
+        return None
+    name = entry.get("outlet_name") or entry.get("outlet")
+    return f"Denied by {name}" if entry.get("kind") == "denial" else f"Official statement: {name}"
 
 
 def story_history(session: Session, story_id: int) -> dict[str, Any] | None:

@@ -32,6 +32,8 @@ class ArticleEntry(BaseModel):
     id: int = Field(description="Article id.")
     outlet: str = Field(description="Outlet key from the configuration.")
     outlet_name: str = Field(description="Outlet's display name.")
+    outlet_kind: str = Field(description="'media', or 'official' (a government, military mission or "
+                                         "international body).")
     country: str = Field(description="Outlet's country code.")
     language: str | None = Field(description="Article language (ISO 639-1).")
     url: str = Field(description="Article address as published (scraped: untrusted).")

@@ -115,6 +115,7 @@ def check(config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt,
     if network:
         ok = _check_feeds(console, settings) and ok
         ok = _check_channels(console, settings) and ok
+        _check_rendering(console, settings)  # advice, not a failure: those outlets still work with render
     if not ok:
         raise typer.Exit(1)
 
@@ -211,6 +212,21 @@ async def _probe_feeds(settings) -> list[tuple[str, str, Optional[str], int]]:  
     async with Fetcher(settings.http) as fetcher:
         return list(await asyncio.gather(*(probe(fetcher, o.key, f.url) for o in settings.outlets if o.enabled
                                            for f in o.feeds)))
+
+
+def _check_rendering(console: Console, settings) -> None:  # type: ignore[no-untyped-def]
+    """Which enabled outlets look JavaScript-only without a browser (spiders/rendering.py decides)."""
+    import asyncio
+
+    from spiders.rendering import ScriptOnly, probe_outlets
+
+    for key, found in asyncio.run(probe_outlets(settings)):
+        if isinstance(found, ScriptOnly):
+            console.print(f"[yellow]![/] {key:<18} {found.url}  looks JavaScript-only ({found.reason}): "
+                          "set render: true on the outlet", markup=True, highlight=False, soft_wrap=True)
+        else:
+            console.print(f"[yellow]![/] {key:<18} could not be checked for JavaScript: {found}",
+                          highlight=False, soft_wrap=True)
 
 
 def _check_channels(console: Console, settings) -> bool:  # type: ignore[no-untyped-def]

@@ -27,6 +27,8 @@ def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (
           cache: bool = typer.Option(False, "--cache", help="Scrapy's HTTP cache in ./spreadwatch-httpcache, "
                                                             "for developing a spider: repeated runs stay offline."),
           timeout: float = typer.Option(600, "--timeout", min=10, help="Kill the crawl after this many seconds."),
+          render_pages: int = typer.Option(50, "--render-pages", min=0,
+                                           help="At most this many pages rendered in the browser (render: outlets)."),
           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
     """Crawl outlets that have no usable feed (news sitemaps, listing pages, JSON endpoints).
 
@@ -35,7 +37,8 @@ def crawl(outlet: Optional[list[str]] = typer.Argument(None, help="Outlet keys (
     from spiders import run_crawl
 
     report = run_crawl(_settings(config, db), outlet or None, page_limit=pages,
-                       cache_dir=Path("spreadwatch-httpcache") if cache else None, timeout=timeout)
+                       cache_dir=Path("spreadwatch-httpcache") if cache else None, timeout=timeout,
+                       render_pages=render_pages)
     typer.echo(report.summary())
     for key, o in report.outlets.items():
         for e in o.errors[:5]:

@@ -15,6 +15,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from spreadwatch.commands.core import ConfigOpt, DbOpt, _settings
+from storage.stories_repo import official_label
 from web.history import format_delay, format_evidence, history_csv, parse_age, plain, tree_rows
 from web.timeline import TimeScale
 
@@ -132,7 +133,8 @@ def timeline_table(history: dict[str, Any], width: int = WIDE) -> Table:
     for a in articles:
         style = KIND_STYLE.get(a["kind"], "")
         table.add_row(_when(a["published_at"] or a["first_seen_at"]), format_delay(a["delay_seconds"]),
-                      _strip(scale, a["delay_seconds"] / 60, a["kind"]), Text(plain(a["outlet"])),
+                      _strip(scale, a["delay_seconds"] / 60, a["kind"]),
+                      Text(plain(a["outlet"]) + (" (official)" if a.get("outlet_kind") == "official" else "")),
                       Text(plain(a["language"])), Text(a["kind"], style=style), Text(plain(a["source_outlet"])),
                       Text(plain(format_evidence(a["evidence"]))), Text(plain(a["title"])))
     return table
@@ -172,8 +174,10 @@ def _label(a: dict[str, Any]) -> Text:
     """'telegrafi (sq) +0h42 attribution — title'; the origin says only that it is the origin."""
     style = KIND_STYLE.get(a["kind"], "")
     when = "" if a["kind"] == "origin" else f"{format_delay(a['delay_seconds'])} "
+    label = official_label(a)  # "Denied by KFOR": an official source's word weighs more than a portal's
     return Text.assemble((plain(a["outlet"]), style or "bold"), f" ({plain(a['language'])}) {when}",
-                         (a["kind"], style), " — ", plain(a["title"]))
+                         (a["kind"], style), *([" ", (f"[{plain(label)}]", "bold yellow")] if label else []),
+                         " — ", plain(a["title"]))
 
 
 def _spread(first: str | None, last: str | None) -> str:

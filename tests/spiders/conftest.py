@@ -15,7 +15,7 @@ from spreadwatch.localserver import LocalServer, Request, Response
 DATA = Path(__file__).resolve().parents[1] / "data" / "spiders"
 SITES = ("wordpress", "pangea", "custom", "tanjug", "trt", "kosovapress")
 _TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml", ".json": "application/json",
-          ".txt": "text/plain"}
+          ".txt": "text/plain", ".js": "application/javascript"}
 
 
 class RecordedSite:
@@ -58,7 +58,8 @@ class RecordedSite:
         body = self._body(route)
         headers = {"Content-Type": route.get("type") or _TYPES.get(Path(route["file"]).suffix, "text/plain"),
                    **route.get("headers", {})}
-        return Response(status, gzip.compress(body) if route.get("gzip") else body, headers)
+        return Response(status, gzip.compress(body) if route.get("gzip") else body, headers,
+                        delay=float(route.get("delay", 0)))  # a server that takes its time (or hangs)
 
     def _body(self, route: dict[str, Any]) -> bytes:
         body = self._local((self.folder / route["file"]).read_bytes())

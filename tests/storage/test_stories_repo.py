@@ -17,8 +17,9 @@ from storage.stories_repo import story_articles as repo_articles
 
 SUMMARY_KEYS = {"id", "title", "status", "outlet_count", "article_count", "languages", "countries", "watches",
                 "first_seen", "last_seen", "origin_article_id"}
-ENTRY_KEYS = {"id", "outlet", "outlet_name", "country", "language", "url", "title", "published_at",
-              "first_seen_at", "delay_seconds", "source", "source_outlet", "kind", "score", "evidence", "watches", "placement"}
+ENTRY_KEYS = {"id", "outlet", "outlet_name", "outlet_kind", "country", "language", "url", "title", "published_at",
+              "first_seen_at", "delay_seconds", "source", "source_outlet", "kind", "score", "evidence", "watches",
+              "placement"}
 
 
 def ingest_story(db_url: str, story_key: str) -> tuple[Database, dict[str, int]]:
