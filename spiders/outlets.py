@@ -19,6 +19,7 @@ from scrapy.http import Response
 
 from crawler.draft import ArticleDraft
 from crawler.errors import CrawlError
+from crawler.articles import reconcile_times
 from crawler.extract import JS_PAGE_BYTES, extract_article
 from crawler.urls import canonicalize
 from spiders.failures import describe
@@ -176,7 +177,11 @@ class OutletSpider(scrapy.Spider):
         """Extract the page exactly as the feed poller does and hand it to the pipeline."""
         outlet = response.meta["outlet"]
         try:
-            ex = extract_article(response.body, response.url, encoding=_declared_charset(response))
+            names = self.context.settings.outlet(outlet).site_names
+        except KeyError:
+            names = []
+        try:
+            ex = extract_article(response.body, response.url, encoding=_declared_charset(response), site_names=names)
         except CrawlError as e:
             hint = ("; set `render: true` (or a `render_pattern`) on the outlet to read it through a browser"
                     if "JavaScript" in str(e) and not response.meta.get("rendered") else "")
@@ -185,11 +190,11 @@ class OutletSpider(scrapy.Spider):
         self.context.health.ok(outlet)
         # the address as discovered, not after redirects: the next crawl finds that one again
         found = response.meta.get("redirect_urls", [response.url])[0]
-        # the sitemap's date is the outlet's own claim of publication, as a feed's is
-        published = parse_time(response.meta.get("published")) or ex.published_at
+        # the sitemap's date is the outlet's own claim of publication, as a feed's is (the same rule)
+        published, note = reconcile_times(parse_time(response.meta.get("published")), ex.published_at)
         yield {"draft": ArticleDraft(outlet_key=outlet, url=found, canonical_url=ex.canonical_url, title=ex.title,
                                      text=ex.text, language=ex.language, published_at=published, via="spider",
-                                     links=ex.links)}
+                                     links=ex.links, extraction_note=note)}
 
     # ---------------------------------------------------------------- failures
     def failed(self, failure: Any) -> None:

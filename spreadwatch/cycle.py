@@ -287,12 +287,10 @@ async def _fetch_page(fetcher: Fetcher, outlet_key: str, entry: FeedEntry, stage
 
 
 def _site_names(settings: Settings, outlet_key: str) -> list[str]:
-    """The outlet's name and aliases: what a page's title may carry besides its headline."""
     try:
-        outlet = settings.outlet(outlet_key)
+        return settings.outlet(outlet_key).site_names
     except KeyError:
         return []
-    return [outlet.name, *outlet.aliases]
 
 
 def _wanted(db: Database, settings: Settings, entries: list[FeedEntry]) -> list[FeedEntry]:

@@ -55,9 +55,10 @@ def health_report(daemon: Daemon) -> dict[str, Any]:
 
 
 def stale_after(daemon: Daemon) -> timedelta:
-    """How old the last tick or cycle may be: a few ticks plus one feed's worst-case fetch."""
+    """How old the last tick or cycle may be: a few ticks plus one feed's worst case, its fetch and
+    then its pages' (one request deadline each, covering all attempts), within the cycle's deadline."""
     p, h = daemon.settings.poll, daemon.settings.http
-    worst_fetch = h.total_timeout * (h.retries + 1)
+    worst_fetch = min(2 * h.total_timeout, p.cycle_deadline_seconds)
     return timedelta(seconds=p.tick_seconds * 5 + worst_fetch + 30)
 
 

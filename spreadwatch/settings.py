@@ -114,6 +114,11 @@ class OutletConfig(_Model):
     render: bool = False
     render_pattern: str | None = None
 
+    @property
+    def site_names(self) -> list[str]:
+        """The outlet's name and aliases: what a page's title may carry besides its headline."""
+        return [self.name, *self.aliases]
+
     @field_validator("feeds", mode="before")
     @classmethod
     def _feed_strings(cls, v: Any) -> Any:

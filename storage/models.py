@@ -93,7 +93,7 @@ class Article(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlet.id"), index=True)
     canonical_url: Mapped[str] = mapped_column(String(1000), unique=True)
-    url: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str] = mapped_column(String(1000), index=True)  # an article is also found by the address fetched
     title: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="")
