@@ -32,6 +32,9 @@ def strings(value: Any) -> list[str]:
 
 
 def clean(text: str) -> bool:
+    # a CRLF line end is mail's own (a quoted-printable body keeps it when decoded: apprise, once
+    # imported, makes the stdlib encode UTF-8 mail that way for the whole process)
+    text = text.replace("\r\n", "\n")
     return not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
 
 
