@@ -47,8 +47,8 @@ def test_hit_reports_surface_terms_and_a_snippet() -> None:
     text = ("Në kryeqytete evropiane rritet shqetësimi. " * 6 + "Sipas Bild, Italia po përgatitet për "
             "tërheqjen e trupave amerikane nga Kosova, ku SHBA kanë mbi 600 ushtarë.")
     hit = match_article("Alarm", text, WATCHES)[0]
-    assert {"tërheqjen", "trupave amerikane", "Kosova"} <= set(hit.terms)
-    assert hit.terms[0] == "tërheqjen"  # in the order they appear
+    assert {"tërheqjen e trupave amerikane", "Kosova"} <= set(hit.terms)
+    assert hit.terms[0] == "tërheqjen e trupave amerikane"  # in the order they appear
     assert "tërheqjen" in hit.snippet and hit.snippet.startswith("…") and len(hit.snippet) < 260
 
 
