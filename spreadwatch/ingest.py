@@ -20,6 +20,7 @@ from crawler.draft import ArticleDraft
 from crawler.urls import canonicalize
 from spreadwatch.settings import OutletConfig, Settings
 from storage.models import Article, Outlet, WatchMatch, utcnow
+from stories.language import identify
 from stories.match import compile_watches, match_article
 from stories.normalize import tokens
 from spreadwatch.placement import place_article
@@ -36,6 +37,7 @@ class IngestResult:
 
 
 _compiled: dict[int, tuple[Any, list[Any]]] = {}
+_languages: dict[int, tuple[Any, frozenset[str]]] = {}
 
 
 def _watches(settings: Settings) -> list[Any]:
@@ -44,6 +46,15 @@ def _watches(settings: Settings) -> list[Any]:
     if hit is None or hit[0] is not settings:
         hit = (settings, compile_watches(list(settings.watches)))
         _compiled[id(settings)] = hit
+    return hit[1]
+
+
+def _expected_languages(settings: Settings) -> frozenset[str]:
+    """The languages the configured outlets publish in: the detector believes others only when sure."""
+    hit = _languages.get(id(settings))
+    if hit is None or hit[0] is not settings:
+        hit = (settings, frozenset(o.language for o in settings.outlets if o.language))
+        _languages[id(settings)] = hit
     return hit[1]
 
 
@@ -92,9 +103,13 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
     except KeyError:
         cfg = draft.outlet_key
     outlet = ensure_outlet(session, cfg)
+    # the article's own language, from its text; the outlet's language is the prior, and the answer
+    # for a text too short to tell (a page's declared language only when the outlet has none)
+    found = identify(f"{draft.title}\n{draft.text}", outlet.language or draft.language,
+                     _expected_languages(settings))
     article = Article(
         outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=draft.title.strip(),
-        text=draft.text.strip(), language=(draft.language or outlet.language or "")[:8],
+        text=draft.text.strip(), language=found.language[:8], script=found.script,
         published_at=draft.published_at, first_seen_at=now or utcnow(),
         content_hash=content_hash(draft.title, draft.text), via=draft.via,
         extraction_note=draft.extraction_note, links=[canonicalize(u) for u in draft.links],
@@ -111,7 +126,7 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
         return IngestResult(again.id, created=False, story_id=again.story_id)
 
     result = IngestResult(article.id, created=True)
-    for hit in match_article(article.title, article.text, _watches(settings)):
+    for hit in match_article(article.title, article.text, _watches(settings), article.language):
         session.add(WatchMatch(article_id=article.id, watch=hit.watch, terms=hit.terms, snippet=hit.snippet))
         result.watches.append(hit.watch)
     session.flush()

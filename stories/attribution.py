@@ -12,8 +12,9 @@ ending where the languages put one ("Bildit", "Bilda", "Kohu", "Bild-it"), is cr
     form (gazeta/gazetës/gazetën, e përditshmja/së përditshmes, list/lista, Zeitung, quotidiano);
     fillers are articles and particles (e, i, së, të, der, il, of), nationality and other
     adjectives (gjermane, nemački, deutschen, tedesco), further media nouns;
-  - a reporting verb or postposition comes right after it, past at most two case-ending, media or
-    auxiliary tokens ("Bild thekson", "Bild-i shkruan", "Bild-Zeitung berichtet", "Politico zufolge");
+  - a reporting verb, a postposition or a report noun comes right after it, past at most two
+    case-ending, media or auxiliary tokens ("Bild thekson", "Bild-i shkruan", "Bild-Zeitung
+    berichtet", "Politico zufolge", "the Bild report", "Politico's article");
   - Serbian "za N1 izjavio": za, the name, a speech verb.
 """
 
@@ -80,6 +81,8 @@ riferisce riferito riferiscono scrive scritto scrivono riporta riportato riporta
 racconta sapere noto
 """)
 POSTPOSITIONS = _words("zufolge")
+# a report named by its outlet in front: "the Bild report", "Politico's article", "der Bild-Bericht"
+REPORTS_AFTER_NAME = _words("report reports article story piece investigation bericht berichte artikel meldung recherche")
 SPEECH_VERBS = _words("""
 told telling interview speaking
 sagte sagt erklarte interview gegenuber
@@ -143,22 +146,24 @@ def _filler(tok: str) -> bool:
 
 
 def _cue_before(toks: list[str], start: int) -> int | None:
-    """Where the cue crediting a name at `start` begins, or None."""
+    """Where the words crediting a name at `start` begin (the farthest cue of an unbroken run of
+    cues and fillers: "shkruan e përditshmja gjermane Bild" from "shkruan"), or None."""
+    cue = None
     for k in range(start - 1, max(-1, start - 1 - MAX_FILLERS - 1), -1):
         tok = toks[k]
         if tok in SOURCE_PREPOSITIONS or tok in REPORTING_VERBS or tok in SPEECH_VERBS \
                 or tok in REPORT_NOUNS or tok in MEDIA_NOUNS:
-            return k
-        if not _filler(tok):
-            return None
-    return None
+            cue = k
+        elif not _filler(tok):
+            break
+    return cue
 
 
 def _cue_after(toks: list[str], start: int, end: int) -> int | None:
     """Where a reporting verb after the name ends (exclusive), or None."""
     for k in range(end, min(len(toks), end + MAX_AFTER + 1)):
         tok = toks[k]
-        if tok in REPORTING_VERBS or tok in POSTPOSITIONS:
+        if tok in REPORTING_VERBS or tok in POSTPOSITIONS or tok in REPORTS_AFTER_NAME:
             return k + 1
         if start > 0 and toks[start - 1] == "za" and tok in SPEECH_VERBS:  # "za N1 izjavio"
             return k + 1
