@@ -178,22 +178,28 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="passes over the corpus for the timing")
     args = ap.parse_args()
     settings = load_settings()
-    verdicts = judge(load_items(), settings)
-    print(f"{'language':8s} {'items':>5s} {'lang acc':>8s} {'>200 ch':>10s} {'watch P':>7s} {'watch R':>7s} "
-          f"{'(pos)':>5s} {'credit P':>8s} {'credit R':>8s} {'(n)':>4s}")
-    for lang, s in scores(verdicts).items():
-        print(f"{lang:8s} {s['items']:5d} {s['language_accuracy']:8.3f} {s['language_accuracy_long']:6.3f} ({s['long_items']:2d}) "
-              f"{s['watch_precision']:7.3f} {s['watch_recall']:7.3f} {s['watch_positives']:5d} "
-              f"{s['credit_precision']:8.3f} {s['credit_recall']:8.3f} {s['credits']:4d}")
+    for title, folder in (("labelled set", DATA), ("held-out set (written after the rules were frozen)", DATA / "heldout")):
+        print(title)
+        verdicts = judge(load_items(folder), settings)
+        print_scores(verdicts)
+        if args.errors:
+            for line in errors(verdicts):
+                print("  ", line)
     right, total = replay_languages(settings)
     print(f"replay corpus: language {right}/{total} = {right / total:.3f}")
     cost = matching_cost(settings, args.repeat)
     print(f"matching, replay articles ({cost['articles']}): median {cost['median_ms']} ms (p90 {cost['p90_ms']}), "
           f"cold lemmas {cost['cold_median_ms']} ms; floor (one regex of the watch's words) {cost['floor_median_ms']} ms; "
           f"ratio {cost['ratio']}")
-    if args.errors:
-        for line in errors(verdicts):
-            print("  ", line)
+
+
+def print_scores(verdicts: list[Verdict]) -> None:
+    print(f"{'language':8s} {'items':>5s} {'lang acc':>8s} {'>200 ch':>10s} {'watch P':>7s} {'watch R':>7s} "
+          f"{'(pos)':>5s} {'credit P':>8s} {'credit R':>8s} {'(n)':>4s}")
+    for lang, s in scores(verdicts).items():
+        print(f"{lang:8s} {s['items']:5d} {s['language_accuracy']:8.3f} {s['language_accuracy_long']:6.3f} ({s['long_items']:2d}) "
+              f"{s['watch_precision']:7.3f} {s['watch_recall']:7.3f} {s['watch_positives']:5d} "
+              f"{s['credit_precision']:8.3f} {s['credit_recall']:8.3f} {s['credits']:4d}")
 
 
 if __name__ == "__main__":
