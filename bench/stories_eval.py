@@ -1,10 +1,18 @@
-"""Story clustering and propagation quality on the labelled replay corpus.
+"""Story clustering quality, through the real ingest() spine, on labelled data.
 
-Runs every corpus article through the real ingest() spine (watches, placement, links) into a
-fresh SQLite database, in a shuffled arrival order (feeds are polled in any order), then compares
-with the labels: pairwise and B-cubed precision/recall/F1 of the stories, the accuracy of each
-article's inferred source, and of denial detection.
+Two kinds of data:
 
+- a labelled stream (JSON lines: id, story, event, set, outlet, language, published_at, title, text,
+  as in ../shared/eval/): every article goes through ingest() into a fresh SQLite database, once in
+  publication order and once in each shuffled order asked for, then the stories are scored as that
+  folder's README says: pairwise precision/recall/F1 over article pairs (pairs of different stories
+  of the same event not counted), B-cubed F1, stories found, the largest ones, per set, translation
+  pairs kept together per language pair, the share of stories whose origin is the original, and
+  the time per article;
+- the bundled replay corpus (no --stream): the same through shuffled orders, plus the accuracy of
+  each article's inferred source and of denial detection.
+
+    python -m bench.stories_eval --stream ../shared/eval/stream-dev.jsonl [--orders publication,shuffled:1,shuffled:2]
     python -m bench.stories_eval [--seeds 5]
 """
 
@@ -95,6 +103,7 @@ def score(corpus: Corpus, story_of: dict[str, int | None], links: dict[str, tupl
         "source_exact": round(exact / len(labelled), 3), "source_ancestor": round(lenient / len(labelled), 3),
         "denial": _prf(len(said_denial & {a.id for a in denials}), len(said_denial - {a.id for a in denials}),
                        len({a.id for a in denials} - said_denial)),
+        "partition": sorted(sorted(group) for group in pred_groups.values()),
         "wrong_sources": sorted(f"{a.id}: got {links.get(a.id, (None,))[0]}, want {a.labels.source}"
                                 for a in labelled if links.get(a.id, (None, ""))[0] != a.labels.source),
     }
@@ -108,11 +117,44 @@ def _ancestors(corpus: Corpus, article_id: str) -> set[str]:
     return out
 
 
+def stream_main(path: Path, orders: list[str], as_json: bool) -> None:
+    import sys
+
+    from bench.streams import ingest_stream, read_records, score_stream, summary_line
+
+    records = read_records(path)
+    results = {}
+    for order in orders:
+        def progress(n: int, total: int, order: str = order) -> None:
+            if n % 100 == 0 or n == total:
+                print(f"  {order}: {n}/{total} articles", file=sys.stderr, flush=True)
+
+        run_ = ingest_stream(records, order, progress)
+        scored = score_stream(records, run_["story_of"], run_["origins"])
+        scored["ms_per_article"] = round(run_["ms_per_article"], 2)
+        scored["ms_placement"] = round(run_["ms_placement"], 2)
+        results[order] = scored
+        if not as_json:
+            print(summary_line(order, scored), flush=True)
+            print(f"{'':>15}translation pairs together: "
+                  + "  ".join(f"{k} {v}" for k, v in scored["language_pairs"].items()))
+            print(f"{'':>15}origin is the original: {scored.get('origin_is_original')}   "
+                  f"median ms per article: ingest {scored['ms_per_article']}, placement {scored['ms_placement']}")
+    if as_json:
+        print(json.dumps(results, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--stream", type=Path, help="a labelled JSON-lines stream (../shared/eval/ format)")
+    ap.add_argument("--orders", default="publication,shuffled:1,shuffled:2,shuffled:3",
+                    help="with --stream: arrival orders, comma-separated (publication, shuffled:N)")
+    ap.add_argument("--seeds", type=int, default=3, help="without --stream: shuffled orders of the replay corpus")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.stream:
+        stream_main(args.stream, [o.strip() for o in args.orders.split(",") if o.strip()], args.json)
+        return
     results = [run(seed) for seed in range(args.seeds)]
     if args.json:
         print(json.dumps(results, indent=2))

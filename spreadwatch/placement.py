@@ -1,18 +1,23 @@
 """Placing an article in a story: storage gathers the candidates, stories/ decides, storage writes.
 
 Called by ingest() inside the article's transaction, after the article row (with its watch
-matches) is flushed. An article's edge depends only on the articles published before it, so when
-a newcomer joins a story only its own edge and the edges of the articles published after it can
-change: the usual newcomer is the latest article of its story, and then only its own edge, the
-story's counts and its index terms are written. One that arrives out of order (published before
-others of its story) also has the later articles' edges recomputed. A new story or a merge has the
-whole tree rebuilt. Either way the result is the tree a full rebuild gives, whatever the arrival
-order.
+matches) is flushed.
+
+The stories are meant to be the ones that placing every article in publication order would give,
+whatever order the feeds deliver them in. An article's decision depends only on the stories formed
+by the articles published before it, so an article that arrives late (published before articles
+of the stories it was compared with) re-decides those later articles: they are taken out of their
+stories, the newcomer is placed, and they are placed again after it, earliest first. One level of
+this is done per arrival, bounded by REPLAY_MAX; in publication order nothing is replayed.
+
+An article's propagation edge likewise depends only on the articles published before it: the usual
+newcomer is the latest of its story and costs one edge; a story whose membership changed otherwise
+has its tree rebuilt.
 """
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -21,9 +26,15 @@ from spreadwatch.settings import Settings
 from storage import stories_repo as repo
 from storage.models import Article, Story
 from stories.attribution import alias_tokens, credited_outlets, is_denial
-from stories.cluster import Candidate, Decision, StoryProfile, assign, idf_from_counts, same_story, story_terms
+from stories.cluster import Candidate, Decision, StoryProfile, assign
 from stories.features import Features, band_keys, extract_features, pack, unpack
 from stories.propagation import Edge, Node, build_tree, edges_at, later_edges_to_redo
+
+# A late article re-decides the later articles of the stories it may belong to: those whose join
+# probability is at least this (far below the join threshold: a story the newcomer cannot join
+# cannot be changed by it), at most REPLAY_MAX of them, earliest first.
+REPLAY_MIN = 0.05
+REPLAY_MAX = 300
 
 
 @dataclass
@@ -34,6 +45,7 @@ class Placement:
     changed_story_ids: list[int] = field(default_factory=list)
     reason: str = ""
     articles: list[Article] = field(default_factory=list)  # the story's articles, for the alert rules
+    replayed: int = 0  # later articles re-decided because this one arrived late
 
 
 class _Recent:
@@ -83,36 +95,33 @@ class Choice:
 
 
 def place_article(session, article: Article, settings: Settings) -> Placement:  # type: ignore[no-untyped-def]
-    """Index the article, join or start a story (merging any it bridges), update that story's tree."""
+    """Index the article, join or start a story (re-deciding the later articles of the stories it
+    was compared with if it arrived late), and bring the changed stories' trees up to date."""
     repo.lock_stories(session)
+    feats = _features.get(article)
+    credits = _credited(feats, article.outlet.key, settings)
+    article.minhash = pack(feats.signature)
+    article.features = {**feats.stored(), "credits": sorted(credits)}
     choice = choose_story(session, article, settings)
     repo.save_bands(session, article.id, choice.band_keys)
-    decision = choice.decision
-    if decision.story_id is None:
-        story, created = repo.new_story(session, article), True
-    else:
-        article.story_id, created = decision.story_id, False
-        story = session.get_one(Story, decision.story_id)
-    merged = list(decision.merge)
+    later = _later_articles(session, article, choice)
+    if later:
+        return _place_with_replay(session, article, later, settings)
+    story, created = _join(session, article, choice.decision, [])
+    merged = list(choice.decision.merge)
     if merged:
         repo.merge_stories(session, story.id, merged)
-    session.flush()
-    articles, changed = update_story(session, story, article, settings, rebuild=bool(merged) or created)
-    # whether the story now tells the same facts as another can only change with its index terms
-    twins = _twins(session, story, choice.when, choice.window) if changed else []
-    if twins:
-        repo.merge_stories(session, story.id, twins)
-        merged += twins
         session.flush()
-        articles, _ = update_story(session, story, article, settings, rebuild=True)
-    return Placement(story.id, created, merged, [story.id], decision.reason, articles)
+        rebuild_profile(session, story, settings)
+    articles = update_story(session, story, article, settings, rebuild=bool(merged) or created)
+    return Placement(story.id, created, merged, [story.id], choice.decision.reason, articles)
 
 
 def choose_story(session, article: Article, settings: Settings) -> Choice:  # type: ignore[no-untyped-def]
     """Which story the article belongs to (reads only): identical text, copies found through the
-    LSH index, then the stories that share its names, numbers and credited outlets."""
+    LSH index, links, then the live stories sharing some of its terms, names, numbers or credited
+    outlets, each compared as a whole."""
     feats = _features.get(article)
-    article.minhash = pack(feats.signature)
     keys = band_keys(feats.signature)
     when = repo.article_time(article)
     window = timedelta(hours=settings.stories.window_hours)
@@ -120,22 +129,148 @@ def choose_story(session, article: Article, settings: Settings) -> Choice:  # ty
     hashed = [Candidate(aid, sid, feats) for aid, sid in repo.same_hash(session, article.content_hash, article.id)]
     near = [Candidate(aid, sid, _signature_only(sig, article.language))
             for aid, sid, sig in repo.lsh_candidates(session, keys, article.id)]
-    credits = frozenset(c.outlet for c in credited_outlets(feats.folded_text.split(), outlet_aliases(settings),
-                                                           article.outlet.key))
-    terms = set(feats.names) | {"#" + n for n in feats.numbers} | {"@" + c for c in credits}
-    # only stories sharing some evidence are scored (the index), weighted against recent stories
-    stories, df, n_background = repo.stories_sharing(session, terms, when, window)
+    credits = _credited(feats, article.outlet.key, settings)
+    stories = repo.stories_sharing(session, query_terms(feats, credits, article.outlet.key), when, window)
     decision = assign(feats, when, hashed, near, [_profile(s) for s in stories], window, credits,
-                      idf_from_counts(df, n_background))
+                      outlet=article.outlet.key)
     return Choice(decision, keys, when, window)
 
 
-def _twins(session, story: Story, when, window: timedelta) -> list[int]:  # type: ignore[no-untyped-def]
-    """Other live stories telling the same facts as this one (e.g. a relay chain that began in
-    another language before its original arrived): to merge into it."""
-    profile = _profile(story)
-    others, df, n_background = repo.stories_sharing(session, story_terms(profile), when, window)
-    return same_story(profile, [_profile(s) for s in others], window, idf_from_counts(df, n_background))
+def query_terms(feats: Features, credits: frozenset[str], outlet: str, lemmas: int = 15, anchors: int = 20) -> set[str]:
+    """What an article asks the story index: its heaviest lemmas and names, its numbers, the outlets
+    it credits, and stories crediting its own outlet (the namespaces of StoryProfile.index_terms)."""
+    out = {t for t, _ in sorted(feats.terms.items(), key=lambda kv: -kv[1])[:lemmas]}
+    out |= {t for t, _ in sorted(feats.anchors.items(), key=lambda kv: -kv[1])[:anchors]}
+    return out | {"@" + c for c in credits} | {"^" + outlet}
+
+
+def _credited(feats: Features, outlet: str, settings: Settings) -> frozenset[str]:
+    return frozenset(c.outlet for c in credited_outlets(feats.folded_text.split(), outlet_aliases(settings), outlet))
+
+
+def _later_articles(session, article: Article, choice: Choice) -> list[Article]:  # type: ignore[no-untyped-def]
+    """Articles published after this one in the stories it may belong to: its arrival can change them."""
+    when = choice.when
+    near = {s.profile.story_id for s in choice.decision.scored
+            if (s.probability >= REPLAY_MIN or s.evidence.credited) and s.profile.last is not None
+            and s.profile.last > when}
+    if choice.decision.story_id is not None:  # a copy or link joins a story whatever its probability
+        story = session.get_one(Story, choice.decision.story_id)
+        if story.last_seen_at > when:
+            near.add(story.id)
+    return repo.published_after(session, near, when, REPLAY_MAX) if near else []
+
+
+def _place_with_replay(session, article: Article, later: list[Article],  # type: ignore[no-untyped-def]
+                       settings: Settings) -> Placement:
+    """Take the later articles out of their stories, place the newcomer, place them again in order."""
+    emptied = _detach(session, later, settings)
+    spare = sorted(emptied)  # stories left without articles: reused before new ones are made
+    touched: set[int] = set()
+    first: tuple[Story, bool, Decision] | None = None
+    merged: list[int] = []
+    for a in [article] + later:
+        decision = choose_story(session, a, settings).decision
+        story, created = _join(session, a, decision, spare)
+        if decision.merge:
+            repo.merge_stories(session, story.id, decision.merge)
+            merged += decision.merge
+            session.flush()
+            rebuild_profile(session, story, settings)
+        touched.add(story.id)
+        if first is None:
+            first = (story, created, decision)
+    story, created, decision = first  # type: ignore[misc]
+    _retire(session, [sid for sid in emptied if sid in spare and sid not in touched])
+    articles: list[Article] = []
+    for sid in sorted(touched):
+        s = session.get_one(Story, sid)
+        if s.status != "active":
+            continue
+        rows = rebuild_story(session, s, settings)
+        if sid == story.id:
+            articles = rows
+    return Placement(story.id, created and story.id not in emptied, merged, sorted(touched | set(emptied)),
+                     decision.reason, articles, replayed=len(later))
+
+
+def _detach(session, articles: list[Article], settings: Settings) -> set[int]:  # type: ignore[no-untyped-def]
+    """Take these articles out of their stories; the stories' profiles are recomputed from what is
+    left. Returns the stories left with no article."""
+    stories = {a.story_id for a in articles if a.story_id is not None}
+    for a in articles:
+        a.story_id = None
+    session.flush()
+    emptied = set()
+    for sid in sorted(stories):
+        story = session.get_one(Story, sid)
+        if not rebuild_profile(session, story, settings):
+            emptied.add(sid)
+    return emptied
+
+
+def _retire(session, story_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """Stories a replay left empty and did not reuse point to where their first article went."""
+    for sid in story_ids:
+        story = session.get_one(Story, sid)
+        went = session.get(Article, story.origin_article_id) if story.origin_article_id else None
+        story.status = "merged"
+        story.merged_into_id = went.story_id if went is not None and went.story_id != sid else None
+        repo.replace_terms(session, sid, (), story.last_seen_at)
+
+
+def _join(session, article: Article, decision: Decision, spare: list[int]) -> tuple[Story, bool]:  # type: ignore[no-untyped-def]
+    """Put the article in the decided story, or in a new one (a spare emptied story if there is one);
+    the story's profile and index terms gain the article."""
+    if decision.story_id is not None:
+        story = session.get_one(Story, decision.story_id)
+        article.story_id, created = story.id, False
+    elif spare:
+        story = session.get_one(Story, spare.pop(0))
+        article.story_id, created = story.id, True
+        story.fingerprint, story.status, story.merged_into_id = {}, "active", None
+        when = repo.article_time(article)
+        story.first_seen_at = story.last_seen_at = when
+        story.origin_article_id, story.title = article.id, article.title
+    else:
+        story, created = repo.new_story(session, article), True
+    profile = _profile(story) if story.fingerprint else StoryProfile(story.id)
+    profile.add(_features.get(article), repo.article_time(article), article.outlet.key, article.canonical_url,
+                frozenset((article.features or {}).get("credits", ())))
+    _write_profile(session, story, profile)
+    session.flush()
+    return story, created
+
+
+def _write_profile(session, story: Story, profile: StoryProfile) -> None:  # type: ignore[no-untyped-def]
+    story.fingerprint = profile.to_json()
+    story.first_seen_at, story.last_seen_at = profile.first, profile.last  # type: ignore[assignment]
+    repo.replace_terms(session, story.id, profile.index_terms(), story.last_seen_at)
+
+
+def rebuild_profile(session, story: Story, settings: Settings) -> bool:  # type: ignore[no-untyped-def]
+    """Recompute a story's profile and index terms from its articles; False if it has none."""
+    articles = _story_articles(session, story.id)
+    if not articles:
+        story.fingerprint = {}
+        return False
+    profile = StoryProfile(story.id)
+    for a in articles:
+        profile.add(_stored_features(a), repo.article_time(a), a.outlet.key, a.canonical_url,
+                    frozenset((a.features or {}).get("credits", ())))
+    _write_profile(session, story, profile)
+    return True
+
+
+def _stored_features(a: Article) -> Features:
+    """The features kept on the row when they exist (the text may be gone), else computed from it."""
+    data = a.features
+    if not data:
+        return _features.get(a)
+    return Features(a.content_hash, unpack(a.minhash) if a.minhash else _features.get(a).signature,
+                    frozenset(data.get("names", ())), frozenset(data.get("numbers", ())), frozenset(a.links or ()),
+                    _features.get(a).language if not a.language else a.language.split("-")[0][:2],
+                    terms=dict(data.get("terms", {})), anchors=dict(data.get("anchors", {})))
 
 
 def _signature_only(minhash: bytes, language: str) -> Features:
@@ -144,20 +279,19 @@ def _signature_only(minhash: bytes, language: str) -> Features:
 
 
 def _profile(s: Any) -> StoryProfile:
-    """A story's evidence, from a Story or a row with its id, fingerprint and first/last seen times."""
-    fp = s.fingerprint or {}
-    return StoryProfile(s.id, Counter(fp.get("names", {})), Counter(fp.get("numbers", {})), set(fp.get("urls", [])),
-                        s.first_seen_at, s.last_seen_at, int(fp.get("size", 1)), set(fp.get("outlets", [])))
+    """A story's profile, from a Story or a row with its id, fingerprint and first/last seen times."""
+    return StoryProfile.from_json(s.id, s.fingerprint, s.first_seen_at, s.last_seen_at)
 
 
 def update_story(session, story: Story, article: Article, settings: Settings, *,  # type: ignore[no-untyped-def]
-                 rebuild: bool = False) -> tuple[list[Article], bool]:
-    """Bring the story's tree, summary and index terms up to date after `article` joined it;
-    returns the story's articles (by publication) and whether its index terms changed."""
+                 rebuild: bool = False) -> list[Article]:
+    """Bring the story's tree and summary up to date after `article` joined it (the whole tree when
+    `rebuild`); returns the story's articles (by publication)."""
     articles = _story_articles(session, story.id)
-    if rebuild or not story.fingerprint:
-        return articles, rebuild_story(session, story, settings, articles)
-    return articles, _insert_into_story(session, story, articles, article, settings)
+    if rebuild:
+        return rebuild_story(session, story, settings, articles)
+    _insert_into_story(session, story, articles, article, settings)
+    return articles
 
 
 def _story_articles(session, story_id: int) -> list[Article]:  # type: ignore[no-untyped-def]
@@ -166,29 +300,24 @@ def _story_articles(session, story_id: int) -> list[Article]:  # type: ignore[no
 
 
 def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-untyped-def]
-                  articles: list[Article] | None = None) -> bool:
+                  articles: list[Article] | None = None) -> list[Article]:
     """Recompute the propagation tree and summary of a story from all its articles."""
     if articles is None:
         articles = _story_articles(session, story.id)
     edges = build_tree([_node(a) for a in articles], outlet_aliases(settings))
     repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
-    names, numbers = Counter(), Counter()  # type: ignore[var-annotated]
-    for a in articles:
-        f = _features.get(a)
-        names.update(f.names)
-        numbers.update(f.numbers)
-    return _write_summary(session, story, articles, edges[0].article_id, names, numbers)
+    repo.refresh_story(session, story, articles, edges[0].article_id)
+    return articles
 
 
 def _insert_into_story(session, story: Story, articles: list[Article], article: Article,  # type: ignore[no-untyped-def]
-                       settings: Settings) -> bool:
+                       settings: Settings) -> None:
     """`article` joined the story (`articles`, in publication order): recompute the edges from its
-    place on and add its counts; the edges of the articles published before it cannot change."""
+    place on; the edges of the articles published before it cannot change."""
     at = next(i for i, a in enumerate(articles) if a.id == article.id)
     aliases = outlet_aliases(settings)
     if at == 0:  # a new origin: every edge may change
-        nodes = [_node(a) for a in articles]
-        edges = build_tree(nodes, aliases)
+        edges = build_tree([_node(a) for a in articles], aliases)
         repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
     else:
         nodes = [_node(a, whole=False) for a in articles]
@@ -199,11 +328,7 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
         nodes[at] = _node(article)
         edges = edges_at(nodes, redo, aliases)
         repo.replace_links(session, [nodes[i].article_id for i in redo], [_link_row(e) for e in edges])
-    fp = story.fingerprint
-    names, numbers = Counter(fp.get("names", {})), Counter(fp.get("numbers", {}))
-    names.update(nodes[at].features.names)
-    numbers.update(nodes[at].features.numbers)
-    return _write_summary(session, story, articles, articles[0].id, names, numbers)
+    repo.refresh_story(session, story, articles, articles[0].id)
 
 
 _credit_cache: tuple[Any, _Recent] = (None, _Recent())
@@ -218,15 +343,6 @@ def _credits(node: Node, aliases: dict[str, list[tuple[str, ...]]]) -> frozenset
         c.outlet for c in credited_outlets(node.features.folded_text.split(), aliases, node.outlet)))
 
 
-def _write_summary(session, story: Story, articles: list[Article], origin_id: int,  # type: ignore[no-untyped-def]
-                   names: Counter[str], numbers: Counter[str]) -> bool:
-    urls = {a.canonical_url for a in articles}
-    repo.refresh_story(session, story, articles, origin_id,
-                       {**repo.fingerprint(names, numbers, urls), "size": len(articles),
-                        "outlets": sorted({a.outlet.key for a in articles})})
-    return repo.replace_terms(session, story.id, story_terms(_profile(story)), story.last_seen_at)
-
-
 def _node(a: Article, *, whole: bool = True) -> Node:
     """An article as the tree sees it; `whole=False` leaves out what only its own edge needs."""
     f = _features.get(a)
@@ -239,4 +355,5 @@ def _node(a: Article, *, whole: bool = True) -> Node:
 def _link_row(e: Edge) -> dict[str, Any]:
     return {"article_id": e.article_id, "source_article_id": e.source_id, "kind": e.kind, "score": e.score,
             "evidence": e.evidence}
+
 

@@ -106,6 +106,8 @@ class Article(Base):
     # canonical outbound links in the body; NULL on rows stored before migration 0002 added the column
     links: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)
+    # what the story engine read in the text (stories.features.Features.stored); NULL before 0006
+    features: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     outlet: Mapped[Outlet] = relationship()
     matches: Mapped[list[WatchMatch]] = relationship(back_populates="article")
@@ -138,7 +140,8 @@ class Story(Base):
     watches: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | merged
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)
-    fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # names/numbers, for matching
+    # what its articles say, summed (stories.cluster.StoryProfile.to_json): what new articles are compared with
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Link(Base):
@@ -170,8 +173,9 @@ class LshBand(Base):
 
 
 class StoryTerm(Base):
-    """A story's characteristic names and numbers ("#600"): the inverted index that finds, for a new
-    article, only the stories sharing its evidence, instead of scoring every live story."""
+    """A story's heaviest lemmas, names, skeletons ("~vsngtn"), numbers ("#600") and outlets ("@bild"):
+    the inverted index that finds, for a new article, only the stories sharing some of its evidence,
+    instead of scoring every live story."""
 
     __tablename__ = "story_term"
     # term first, then recency: candidates are the stories seen lately that share a term

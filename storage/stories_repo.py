@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -57,15 +56,11 @@ def _live(around: datetime, window: timedelta):  # type: ignore[no-untyped-def]
     return and_(Story.status == "active", Story.last_seen_at >= around - window, Story.first_seen_at <= around + window)
 
 
-# Term weights (idf) are measured against the most recent stories, not only the live ones: with a
-# handful of live stories every shared name looks common (two fragments of one story share all their
-# names, so each would weigh nothing). A bounded background keeps the count an index range scan.
+# A term in more than this share of the recent stories (Kosovo, KFOR, "say") finds nearly every story:
+# it still counts in the comparison, but does not pick candidates. In a small collection every term
+# picks them. The share is counted over a bounded background of the newest stories, so the count
+# stays an index range scan.
 BACKGROUND_STORIES = 5000
-
-
-# A term in more than this share of the background stories (Kosovo, KFOR) finds nearly every story
-# and weighs little: it still counts in the score, but does not pick candidates. In a small
-# collection every term picks them.
 RETRIEVAL_SHARE, RETRIEVAL_MIN_DF = 0.1, 50
 DAY = 86400
 
@@ -76,35 +71,42 @@ def epoch_day(t: datetime) -> int:
 
 
 def stories_sharing(session: Session, terms: Iterable[str], around: datetime, window: timedelta,
-                    limit: int = 50) -> tuple[list[Any], dict[str, int], int]:
+                    limit: int = 50) -> list[Any]:
     """Live stories sharing any of these terms (most shared first), as rows with the columns a
-    profile needs (id, fingerprint, first_seen_at, last_seen_at); each term's story count in the
-    background collection, and that collection's size: the candidates and the idf of the evidence."""
-    terms = list(terms)
+    profile needs (id, fingerprint, first_seen_at, last_seen_at)."""
+    terms = sorted({t[:40] for t in terms})
+    if not terms:
+        return []
     newest = session.scalar(select(func.max(Story.id))) or 0
     floor = newest - BACKGROUND_STORIES
-    # the background's size is its id range: merged stories in it are few, and counting them out
-    # would read thousands of rows per article
     n_background = newest - max(floor, 0)
-    if not terms:
-        return [], {}, n_background
     # story_term holds only active stories' terms (merging deletes the merged story's rows). In a big
     # archive the background's stories were seen on or after the floor story's first day (stories are
     # numbered as they start), which bounds the index range; a small one is read whole.
     since = session.scalar(select(Story.first_seen_at).where(Story.id > floor).order_by(Story.id).limit(1))
     recent = StoryTerm.last_day >= (epoch_day(since) if since and floor > 0 else 0)
+    common = max(RETRIEVAL_MIN_DF, RETRIEVAL_SHARE * n_background)
     df = dict(session.execute(select(StoryTerm.term, func.count())
                               .where(StoryTerm.term.in_(terms), recent, StoryTerm.story_id > floor)
                               .group_by(StoryTerm.term)).all())
-    common = max(RETRIEVAL_MIN_DF, RETRIEVAL_SHARE * n_background)
     picking = [t for t in terms if df.get(t, 0) <= common] or sorted(terms, key=lambda t: df.get(t, 0))[:3]
     ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
            .where(StoryTerm.term.in_(picking), StoryTerm.last_day >= epoch_day(around - window),
                   _live(around, window))
-           .group_by(StoryTerm.story_id).order_by(func.count().desc()).limit(limit))
-    rows = session.execute(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
-                           .where(Story.id.in_(ids))).all()
-    return list(rows), df, n_background
+           .group_by(StoryTerm.story_id).order_by(func.count().desc(), StoryTerm.story_id).limit(limit))
+    return list(session.execute(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
+                                .where(Story.id.in_(ids)).order_by(Story.id)).all())
+
+
+def published_after(session: Session, story_ids: Iterable[int], when: datetime, limit: int) -> list[Article]:
+    """Articles of these stories that appeared after `when` (published, else first seen), earliest first."""
+    ids = sorted(set(story_ids))
+    if not ids:
+        return []
+    appeared = func.coalesce(Article.published_at, Article.first_seen_at)
+    q = (select(Article).where(Article.story_id.in_(ids), appeared > when).options(selectinload(Article.outlet))
+         .order_by(appeared, Article.id).limit(limit))
+    return list(session.scalars(q))
 
 
 def replace_terms(session: Session, story_id: int, terms: Iterable[str], last_seen: datetime) -> bool:
@@ -186,9 +188,8 @@ def article_time(a: Article) -> datetime:
     return a.published_at or a.first_seen_at
 
 
-def refresh_story(session: Session, story: Story, articles: list[Article], origin_id: int,
-                  fingerprint: dict[str, Any]) -> None:
-    """Recompute a story's summary fields from its articles."""
+def refresh_story(session: Session, story: Story, articles: list[Article], origin_id: int) -> None:
+    """Recompute a story's summary fields from its articles (its profile is placement's to keep)."""
     times = [article_time(a) for a in articles]
     origin = next(a for a in articles if a.id == origin_id)
     story.origin_article_id, story.title = origin.id, origin.title
@@ -197,11 +198,6 @@ def refresh_story(session: Session, story: Story, articles: list[Article], origi
     story.languages = sorted({a.language for a in articles if a.language})
     story.countries = sorted({a.outlet.country for a in articles if a.outlet.country})
     story.watches = story_watches(session, story.id)
-    story.fingerprint = fingerprint
-
-
-def fingerprint(names: Counter[str], numbers: Counter[str], urls: set[str]) -> dict[str, Any]:
-    return {"names": dict(names), "numbers": dict(numbers), "urls": sorted(urls)}
 
 
 # ------------------------------------------------------------------ the read shapes (stable JSON)

@@ -31,14 +31,21 @@ def test_term_recency_migration_dates_existing_terms_and_reverses(db_url: str) -
                            "countries, watches, status, fingerprint) VALUES (1, 't', '2025-02-19 06:10:00', "
                            "'2025-02-21 09:00:00', 2, '[]', '[]', '[]', 'active', '{}')"))
             c.execute(text("INSERT INTO story_term (story_id, term) VALUES (1, 'kfor'), (1, '#600')"))
-        upgrade(engine)
+        upgrade(engine, "0005")
         with engine.connect() as c:
             days = c.execute(text("SELECT DISTINCT last_day FROM story_term")).scalars().all()
         assert days == [20140]  # 2025-02-21 is day 20140 since 1970-01-01
         command.downgrade(alembic_config(engine), "0004")
         assert "last_day" not in {col["name"] for col in inspect(engine).get_columns("story_term")}
-        upgrade(engine)
+        upgrade(engine, "0005")
         with engine.connect() as c:
             assert c.execute(text("SELECT count(*) FROM story_term")).scalar() == 2
+        # 0006: the old engine's index terms (4-letter stems) are dropped; articles keep their features
+        upgrade(engine)
+        with engine.connect() as c:
+            assert c.execute(text("SELECT count(*) FROM story_term")).scalar() == 0
+        assert "features" in {col["name"] for col in inspect(engine).get_columns("article")}
+        command.downgrade(alembic_config(engine), "0005")
+        assert "features" not in {col["name"] for col in inspect(engine).get_columns("article")}
     finally:
         engine.dispose()

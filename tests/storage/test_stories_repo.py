@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bench.stories_eval import corpus_settings, drafts
 from spreadwatch.ingest import ingest
 from spreadwatch.replay import load_corpus
-from spreadwatch.placement import rebuild_story
+from spreadwatch.placement import rebuild_profile, rebuild_story
 from storage import Article, Database, Link, LshBand, Story
 from storage.stories_repo import list_stories, search_stories, story_history
 from storage.stories_repo import story_articles as repo_articles
@@ -68,6 +68,16 @@ def test_index_is_persisted_and_search_finds_stories(db_url: str) -> None:
         assert s.scalar(select(func.count(Article.id))) == len(ids)
 
 
+def _same_profile(a: dict, b: dict) -> None:  # type: ignore[type-arg]
+    assert (a["size"], a["outlets"], a["urls"], a["credits"]) == (b["size"], b["outlets"], b["urls"], b["credits"])
+    for lang in set(a["centroid"]) | set(b["centroid"]):
+        x, y = a["centroid"].get(lang, {}), b["centroid"].get(lang, {})
+        common = set(x) & set(y)  # the lightest terms may fall either side of the cut when sums tie
+        assert len(common) >= 0.95 * max(len(x), len(y))
+        assert all(abs(x[k] - y[k]) < 1e-3 for k in common)
+    assert all(abs(a["anchors"][k] - b["anchors"][k]) < 1e-3 for k in set(a["anchors"]) & set(b["anchors"]))
+
+
 def _links(db: Database) -> dict[int, tuple[int | None, str, float]]:
     with db.session() as s:
         return {l.article_id: (l.source_article_id, l.kind, l.score) for l in s.scalars(select(Link))}
@@ -91,26 +101,24 @@ def test_growing_a_story_in_any_order_gives_the_tree_a_rebuild_gives(db_url: str
             ingest(s, draft, settings)
     extended = _links(db)
     with db.session() as s:
-        # out of order, a fresh database may keep a fragment apart for a while: every story must agree
+        # in any arrival order the late articles re-decide the later ones: one story, as in publication order
         stories = s.scalars(select(Story).where(Story.status == "active")).all()
-        if order == "publication":
-            assert len(stories) == 1
-        sizes = [len(repo_articles(s, st.id)) for st in stories]
-        assert max(sizes) >= len(story) // 2, sizes
+        assert len(stories) == 1, [len(repo_articles(s, st.id)) for st in stories]
         for st in stories:
-            fingerprint = dict(st.fingerprint)
+            kept = dict(st.fingerprint)
+            rebuild_profile(s, st, settings)
+            _same_profile(st.fingerprint, kept)  # sums kept incrementally equal sums recomputed
             rebuild_story(s, st, settings)
-            assert st.fingerprint == fingerprint  # counts kept incrementally equal counts recomputed
     assert _links(db) == extended and len(extended) == len(story)
     assert {kind for _, kind, _ in extended.values()} >= {"origin", "copy", "attribution", "denial"}
 
 
-@pytest.mark.parametrize("max_sources", [400, 5])
+@pytest.mark.parametrize("max_sources", [400, 3])
 def test_a_shuffled_newsroom_keeps_every_story_as_a_rebuild_would(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
                                                                   max_sources: int) -> None:
     """Generated articles (copies, denials, one large story) in a shuffled order: an
     out-of-order newcomer recomputes only the edges it can change, and every stored edge equals a
-    full rebuild's. With max_sources 5 the window of possible sources moves too."""
+    full rebuild's. With max_sources 3 the window of possible sources moves too."""
     import stories.propagation
     from bench.pages import build_site
     from crawler.draft import ArticleDraft
@@ -131,7 +139,7 @@ def test_a_shuffled_newsroom_keeps_every_story_as_a_rebuild_would(sqlite_url: st
     stored = _links(db)
     with db.session() as s:
         stories = s.scalars(select(Story).where(Story.status == "active")).all()
-        assert max(len(repo_articles(s, st.id)) for st in stories) >= 15  # a story large enough to matter
+        assert max(len(repo_articles(s, st.id)) for st in stories) >= 8  # a story large enough to matter
         for st in stories:
             rebuild_story(s, st, settings)
     assert _links(db) == stored and len(stored) == len(arts)

@@ -1,8 +1,8 @@
 """Quality floors on the labelled replay corpus, in several arrival orders (see bench/stories_eval.py).
 
-Measured (24 shuffled orders): pairwise precision 1.0 in every order, pairwise F1 0.967-1.0, exact
-source 0.857-0.918, denials found 1.0 in all but one order (0.8: one denial left in a story of its
-own). The floors below sit a little under what orders 0-7 reach, so a regression fails CI.
+Measured (12 shuffled orders, the same result in each): pairwise precision 1.0, pairwise F1 0.994,
+B-cubed F1 0.98, exact source 0.878, denials found 1.0. The floors below sit a little under, so a
+regression fails CI. The dev stream's floors are in test_stream.py.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ def test_clustering_and_sources_meet_the_floor(seed: int) -> None:
     assert r["denial"]["f1"] >= 0.95, r["denial"]
 
 
-def test_arrival_order_barely_changes_the_stories() -> None:
-    """Feeds are polled in any order: the stories found must not depend on it."""
+def test_arrival_order_does_not_change_the_stories() -> None:
+    """Feeds are polled in any order: the stories found must not depend on it (a late article
+    re-decides the later articles of the stories it may belong to)."""
+    partitions = [run(seed)["partition"] for seed in (9, 13, 18)]  # orders that split stories before
+    assert partitions[0] == partitions[1] == partitions[2]
     truth = len({a.labels.story for a in load_corpus().articles})
-    found = [run(seed)["stories_found"] for seed in (9, 13, 18)]  # orders that split stories before
-    assert all(abs(n - truth) <= 1 for n in found), (found, truth)
+    # two short articles share no name with their story's other language (Hamburg/Amburgo; a
+    # German football note naming only Pristina): they stay stories of their own
+    assert len(partitions[0]) <= truth + 2, partitions[0]
