@@ -51,6 +51,9 @@ DENIAL = compile_watches([WatchConfig(name="denial", rules=[WatchRule(all=[
 class Credit:
     outlet: str  # outlet key credited as the source
     phrase: str  # the words that credit it, as found (folded): from the cue through the name
+    # "after Politico reported", "pasi Politico raportoi": a reference to an earlier report, which a
+    # translation carries over from its original, rather than a statement of where this text is from
+    reference: bool = False
 
 
 def _words(text: str) -> frozenset[str]:
@@ -136,6 +139,8 @@ VOWEL_ENDINGS = ("u", "e", "om", "es", "en", "s", "n", "ja")
 # Serbian puts a name after these nouns in the genitive, and a name ending in -o changes it
 # ("prema pisanju Politica"); elsewhere "-a" for "-o" is another word ("secondo la politica")
 GENITIVE_CUES = _words("pisanju pisanje pisanja lista listu teksta tekstu izvestaju izvestaja navodima saznanjima")
+# conjunctions of time before a credit make it a reference: "after Politico reported"
+TEMPORAL = _words("after following pasi nachdem nakon posle poslije posto dopo")
 MAX_FILLERS = 5  # fillers between a cue and the name
 MAX_AFTER = 2  # tokens between the name and a reporting verb after it
 
@@ -193,12 +198,17 @@ def credited_outlets(folded_tokens: list[str], aliases: dict[str, list[tuple[str
             continue
         cue = _cue_before(toks, i)
         if cue is not None:
-            found[outlet] = Credit(outlet, " ".join(toks[cue:end]))
+            found[outlet] = Credit(outlet, " ".join(toks[cue:end]), _temporal_before(toks, cue))
             continue
         after = _cue_after(toks, i, end)
         if after is not None:
-            found[outlet] = Credit(outlet, " ".join(toks[i:after]))
+            found[outlet] = Credit(outlet, " ".join(toks[i:after]), _temporal_before(toks, i))
     return list(found.values())
+
+
+def _temporal_before(toks: list[str], start: int) -> bool:
+    """A conjunction of time within the three words before ("nakon što je Politico objavio")."""
+    return any(tok in TEMPORAL for tok in toks[max(0, start - 3):start])
 
 
 class _NameTable:

@@ -155,7 +155,8 @@ def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[s
     for credit in credited_outlets(node.tokens, aliases, node.outlet):
         from_outlet = [e for e in earlier if e.outlet == credit.outlet]
         if from_outlet:
-            translated = _translation_crediting(node, earlier, from_outlet[0], credit.outlet, aliases)
+            translated = (_translation_crediting(node, earlier, from_outlet[0], credit.outlet, aliases)
+                          if credit.reference else None)
             if translated is not None:  # "… after Politico reported" came with the text it translates
                 src, score, evidence = translated
                 return src, "translation", score, {**evidence, "credits": credit.phrase, "outlet": credit.outlet}
@@ -165,29 +166,20 @@ def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[s
 
 def _translation_crediting(node: Node, earlier: list[Node], credited: Node, outlet: str,
                            aliases: dict[str, list[tuple[str, ...]]]) -> tuple[Node, float, dict[str, object]] | None:
-    """The article `node` translates, when that is not the credited outlet's: an earlier article in
-    another language that credits the same outlet (the credit is part of the translated text) and
-    shares with `node` facts the credited article does not have, as many as a translation needs
-    (a relay's own additions: the official it asked, the figures it gave). Sharing merely more
-    than a short original does not count: every relay of a teaser shares more than the teaser."""
-    best: tuple[float, Node | None, dict[str, object]] = (0.0, None, {})
+    """The article `node` translates, when its credit is a reference ("… after Politico reported")
+    and the article is not the credited outlet's: the earlier article in another language that
+    carries the same credit and shares more names and numbers with `node` than the credited
+    article does, at least a translation's worth. A credit that says where the text is from
+    ("sipas Politico") keeps its attribution."""
+    best: tuple[float, Node | None, dict[str, object]] = (max(_shared(node, credited)[0], TRANSLATION_MIN - 1e-9), None, {})
     for e in earlier:
         if e.outlet in (outlet, node.outlet) or e.language == node.language:
             continue
         score, evidence = _shared(node, e)
-        added = _shared_beyond(node, e, credited)
-        if added >= TRANSLATION_MIN and score > best[0] and outlet in {
-                c.outlet for c in credited_outlets(e.tokens, aliases, e.outlet)}:
+        if score > best[0] and outlet in {c.outlet for c in credited_outlets(e.tokens, aliases, e.outlet)}:
             best = (score, e, evidence)
     score, src, evidence = best
     return (src, score, evidence) if src is not None else None
-
-
-def _shared_beyond(node: Node, other: Node, credited: Node) -> float:
-    """_shared's score counting only the facts `credited` lacks."""
-    names = (node.features.names & other.features.names) - credited.features.names
-    numbers = (node.features.numbers & other.features.numbers) - credited.features.numbers
-    return len(names) + 1.6 * len(numbers)
 
 
 def _shared(node: Node, other: Node) -> tuple[float, dict[str, object]]:

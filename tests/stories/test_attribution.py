@@ -102,3 +102,15 @@ def test_a_credit_stays_when_no_translation_carries_it() -> None:
     alone = [_node(1, "politico", "en", POLITICO, 0), _node(3, "evropaelire", "sq", ALBANIAN, 600)]
     edges = {e.article_id: e for e in build_tree(alone, ALIASES)}
     assert (edges[3].source_id, edges[3].kind) == (1, "attribution")
+
+
+def test_a_credit_of_where_the_text_is_from_stays_an_attribution() -> None:
+    """"Sipas Politico" says where the text is from; "pasi Politico raportoi" refers to an earlier report."""
+    direct = ALBANIAN.replace("pasi Politico raportoi se", "sipas Politico,")
+    assert [c.reference for c in credited_outlets(tokens(direct), ALIASES, "evropaelire")] == [False]
+    assert [c.reference for c in credited_outlets(tokens(ALBANIAN), ALIASES, "evropaelire")] == [True]
+    assert [c.reference for c in credited_outlets(tokens("nakon što je Politico objavio"), ALIASES, "x")] == [True]
+    nodes = [_node(1, "politico", "en", POLITICO, 0), _node(2, "rferl", "en", RFERL, 555),
+             _node(3, "evropaelire", "sq", direct, 600)]
+    edges = {e.article_id: e for e in build_tree(nodes, ALIASES)}
+    assert (edges[3].source_id, edges[3].kind) == (1, "attribution")
