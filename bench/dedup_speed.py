@@ -43,14 +43,18 @@ from bench.stories_eval import corpus_settings, drafts
 from spreadwatch.replay import load_corpus
 from storage import Database
 from storage.stories_repo import epoch_day
+from stories.cluster import StoryProfile
 from stories.features import BANDS, NUM_PERM, band_keys, pack
 from stories.features import _SCHEME as SCHEME  # the hashing scheme our signatures are made with
 
 YEAR = datetime(2024, 2, 18, tzinfo=timezone.utc)  # the stored year ends the day before the probes
-# the corpus's commonest index terms lead the vocabulary, so filler stories share them as real ones do
-COMMON = ["koso", "kfor", "nato", "shba", "prist", "serb", "alba", "#2025", "@telegrafi", "@bild", "bond",
-          "mitr", "vuci", "kurt", "#600", "ital", "euro", "brus", "#1999", "ferz"]
-VOCABULARY = COMMON + [f"name{i:05d}" for i in range(20000)]
+# the corpus's commonest index terms (lemmas, names, skeletons, numbers, outlets) lead the vocabulary,
+# so filler stories share them as real ones do
+COMMON = ["kosovo", "kfor", "nato", "~ksv", "~kfr", "shba", "pristina", "~prstn", "serbia", "trupa", "ushtar",
+          "@telegrafi", "@bild", "bondsteel", "mitrovica", "vucic", "~vsk", "kurti", "#600", "italia", "~itl",
+          "tërheqje", "bruksel", "#4767", "ferizaj"]
+VOCABULARY = COMMON + [f"term{i:05d}" for i in range(20000)]
+PROFILE_TERMS, PROFILE_ANCHORS = 60, 60  # a filler story's profile (a real one holds up to 120 and 150)
 BATCH = 20_000
 
 
@@ -93,17 +97,25 @@ def fill(path: str, n: int, seed: int = 1) -> float:
 def _fill_stories(conn: sqlite3.Connection, times: list[datetime], rng: np.random.Generator) -> None:
     weights = 1.0 / np.arange(1, len(VOCABULARY) + 1)  # Zipf: a few terms in many stories
     weights /= weights.sum()
-    fp = json.dumps({"names": {}, "numbers": {}, "urls": [], "size": 3, "outlets": []})
+    stories, rows = [], []
+    for i, t in enumerate(times):
+        profile = _filler_profile(i, t, rng, weights)
+        stories.append((i + 1, f"s{i}", _ts(t), _ts(t + timedelta(hours=6)), json.dumps(profile.to_json())))
+        day = epoch_day(t + timedelta(hours=6))
+        rows.extend((i + 1, term, day) for term in sorted(profile.index_terms()))
     conn.executemany(
         "INSERT INTO story (id, title, first_seen_at, last_seen_at, outlet_count, languages, countries, watches,"
-        " status, fingerprint) VALUES (?, ?, ?, ?, 3, '[\"sq\"]', '[]', '[]', 'active', ?)",
-        ((i + 1, f"s{i}", _ts(t), _ts(t + timedelta(hours=6)), fp) for i, t in enumerate(times)))
-    rows = []
-    for i, t in enumerate(times):
-        day = epoch_day(t + timedelta(hours=6))
-        for term in set(rng.choice(len(VOCABULARY), size=8, p=weights)):
-            rows.append((i + 1, VOCABULARY[term], day))
+        " status, fingerprint) VALUES (?, ?, ?, ?, 3, '[\"sq\"]', '[]', '[]', 'active', ?)", stories)
     conn.executemany("INSERT INTO story_term (story_id, term, last_day) VALUES (?, ?, ?)", rows)
+
+
+def _filler_profile(i: int, t: datetime, rng: np.random.Generator, weights: np.ndarray) -> StoryProfile:
+    """A story profile of three articles, its terms drawn from the skewed vocabulary."""
+    picked = [VOCABULARY[k] for k in rng.choice(len(VOCABULARY), size=PROFILE_TERMS + PROFILE_ANCHORS, p=weights)]
+    profile = StoryProfile(i + 1, size=3, first=t, last=t + timedelta(hours=6), outlets={f"bulk{i % 50}"})
+    profile.centroid = {"sq": {term: float(w) for term, w in zip(picked[:PROFILE_TERMS], rng.uniform(0.1, 1.5, PROFILE_TERMS))}}
+    profile.anchors = {term: float(w) for term, w in zip(picked[PROFILE_TERMS:], rng.uniform(0.1, 1.5, PROFILE_ANCHORS))}
+    return profile
 
 
 def _fill_articles(conn: sqlite3.Connection, ids: range, times: list[datetime], rng: np.random.Generator) -> None:

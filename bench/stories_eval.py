@@ -133,13 +133,15 @@ def stream_main(path: Path, orders: list[str], as_json: bool) -> None:
         scored = score_stream(records, run_["story_of"], run_["origins"])
         scored["ms_per_article"] = round(run_["ms_per_article"], 2)
         scored["ms_placement"] = round(run_["ms_placement"], 2)
+        scored["ms_prepare"] = round(run_["ms_prepare"], 2)
         results[order] = scored
         if not as_json:
             print(summary_line(order, scored), flush=True)
             print(f"{'':>15}translation pairs together: "
                   + "  ".join(f"{k} {v}" for k, v in scored["language_pairs"].items()))
             print(f"{'':>15}origin is the original: {scored.get('origin_is_original')}   "
-                  f"median ms per article: ingest {scored['ms_per_article']}, placement {scored['ms_placement']}")
+                  f"median ms per article: prepare {scored['ms_prepare']}, transaction {scored['ms_per_article']} "
+                  f"(placement {scored['ms_placement']})")
     if as_json:
         print(json.dumps(results, indent=2))
 

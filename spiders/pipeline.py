@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spreadwatch.ingest import ingest
+from spreadwatch.ingest import ingest, prepare
 
 
 class IngestPipeline:
@@ -20,8 +20,9 @@ class IngestPipeline:
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         context = self.crawler.spider.context
         draft = item["draft"]
+        prepared = prepare(draft, context.settings)  # the text's work, before the transaction
         with context.db.session() as s:  # commits this article alone, or rolls it back alone
-            result = ingest(s, draft, context.settings)
+            result = ingest(s, draft, context.settings, prepared=prepared)
         if result.created:
             context.health.stored(draft.outlet_key)
         else:

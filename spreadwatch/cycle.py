@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from crawler import CrawlError, Fetcher, FeedPoll, fetch_article, poll_feed
 from crawler.draft import ArticleDraft, FeedEntry
-from spreadwatch.ingest import ensure_outlet, find_article, ingest
+from spreadwatch.ingest import ensure_outlet, find_article, ingest, prepare
 from spreadwatch.settings import Settings
 from storage import Database, Feed, Outlet, utcnow
 
@@ -233,8 +233,9 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages) for e in fresh))
     new_ids = []
     for draft in publication_order(drafts):
+        prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
         with stages.timed("ingest"), db.session() as s:  # one transaction per article
-            result = ingest(s, draft, settings)
+            result = ingest(s, draft, settings, prepared=prepared)
         if result.created:
             new_ids.append(result.article_id)
             report.new += 1

@@ -20,6 +20,8 @@ from crawler.draft import ArticleDraft
 from crawler.urls import canonicalize
 from spreadwatch.settings import OutletConfig, Settings
 from storage.models import Article, Outlet, WatchMatch, utcnow
+from stories.attribution import is_denial
+from stories.features import Features, extract_features
 from stories.language import identify
 from stories.match import compile_watches, match_article
 from stories.normalize import tokens
@@ -91,9 +93,43 @@ def find_article(session: Session, url: str) -> Article | None:
     return session.scalar(select(Article).where(or_(Article.canonical_url == canon, Article.url == url)))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ingest() derives from a draft's text alone (pure, a few milliseconds): callers compute it
+    before opening the article's transaction, where it holds no lock (and a worker pool can spread it)."""
+
+    language: str  # detected from the text (stories/language.py)
+    content_hash: str
+    features: Features
+    matches: list[Any]  # stories.match hits of the configured watches, in the text's language
+    denial_terms: list[str]
+    script: str = ""  # Latn | Cyrl | "" (no letters of either)
+
+
+def prepare(draft: ArticleDraft, settings: Settings, prior: str | None = None) -> Prepared:
+    """The text's own language and script, hash, story features, watch matches in that language and
+    denial terms. The language is read from the text; the outlet's configured language is the prior,
+    and the answer for a text too short to tell (the page's declared language only when the outlet
+    has none: a page's declaration comes from its theme)."""
+    if prior is None:
+        try:
+            prior = settings.outlet(draft.outlet_key).language or draft.language
+        except KeyError:
+            prior = draft.language
+    title, text = draft.title.strip(), draft.text.strip()
+    found = identify(f"{title}\n{text}", prior, _expected_languages(settings))
+    language = found.language[:8]
+    digest = content_hash(title, text)
+    links = tuple(canonicalize(u) for u in draft.links)
+    return Prepared(language, digest, extract_features(title, text, language, links, digest),
+                    match_article(title, text, _watches(settings), language), is_denial(title, text),
+                    found.script)
+
+
 def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
-           now: datetime | None = None) -> IngestResult:
-    """Store one article and everything that follows from it, inside the caller's transaction."""
+           now: datetime | None = None, prepared: Prepared | None = None) -> IngestResult:
+    """Store one article and everything that follows from it, inside the caller's transaction
+    (`prepared`: the draft's prepare(), if the caller computed it before the transaction)."""
     canon = canonicalize(draft.canonical_url or draft.url)
     existing = session.scalar(select(Article).where(Article.canonical_url == canon))
     if existing is not None:
@@ -103,15 +139,13 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
     except KeyError:
         cfg = draft.outlet_key
     outlet = ensure_outlet(session, cfg)
-    # the article's own language, from its text; the outlet's language is the prior, and the answer
-    # for a text too short to tell (a page's declared language only when the outlet has none)
-    found = identify(f"{draft.title}\n{draft.text}", outlet.language or draft.language,
-                     _expected_languages(settings))
+    if prepared is None or (not prepared.language and outlet.language):
+        prepared = prepare(draft, settings, outlet.language or draft.language or "")
     article = Article(
         outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=draft.title.strip(),
-        text=draft.text.strip(), language=found.language[:8], script=found.script,
+        text=draft.text.strip(), language=prepared.language, script=prepared.script,
         published_at=draft.published_at, first_seen_at=now or utcnow(),
-        content_hash=content_hash(draft.title, draft.text), via=draft.via,
+        content_hash=prepared.content_hash, via=draft.via,
         extraction_note=draft.extraction_note, links=[canonicalize(u) for u in draft.links],
     )
     # a savepoint: another process may store the same URL between our check and our insert
@@ -126,17 +160,17 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
         return IngestResult(again.id, created=False, story_id=again.story_id)
 
     result = IngestResult(article.id, created=True)
-    for hit in match_article(article.title, article.text, _watches(settings), article.language):
+    for hit in prepared.matches:
         session.add(WatchMatch(article_id=article.id, watch=hit.watch, terms=hit.terms, snippet=hit.snippet))
         result.watches.append(hit.watch)
     session.flush()
-    _place_and_alert(session, article, settings, result, now)
+    _place_and_alert(session, article, settings, result, now, prepared)
     return result
 
 
 def _place_and_alert(session: Session, article: Article, settings: Settings, result: IngestResult,
-                     now: datetime | None) -> None:
-    placement = place_article(session, article, settings)
+                     now: datetime | None, prepared: Prepared) -> None:
+    placement = place_article(session, article, settings, prepared.features, prepared.denial_terms)
     result.story_id = placement.story_id
     fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
                      {placement.story_id: placement.articles})

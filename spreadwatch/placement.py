@@ -71,6 +71,9 @@ class _FeatureCache(_Recent):
         return super().get((a.id, a.content_hash), lambda: extract_features(
             a.title, a.text, a.language, tuple(a.links or ()), a.content_hash))
 
+    def put(self, a: Article, features: Features) -> None:
+        super().get((a.id, a.content_hash), lambda: features)
+
 
 _features = _FeatureCache()
 _aliases: dict[int, tuple[Settings, dict[str, list[tuple[str, ...]]]]] = {}
@@ -94,14 +97,19 @@ class Choice:
     window: timedelta
 
 
-def place_article(session, article: Article, settings: Settings) -> Placement:  # type: ignore[no-untyped-def]
+def place_article(session, article: Article, settings: Settings, features: Features | None = None,  # type: ignore[no-untyped-def]
+                  denial_terms: list[str] | None = None) -> Placement:
     """Index the article, join or start a story (re-deciding the later articles of the stories it
-    was compared with if it arrived late), and bring the changed stories' trees up to date."""
+    was compared with if it arrived late), and bring the changed stories' trees up to date.
+    `features` and `denial_terms` are the article's, if the caller computed them already."""
     repo.lock_stories(session)
+    if features is not None:
+        _features.put(article, features)
     feats = _features.get(article)
     credits = _credited(feats, article.outlet.key, settings)
     article.minhash = pack(feats.signature)
-    article.features = {**feats.stored(), "credits": sorted(credits)}
+    denial = denial_terms if denial_terms is not None else is_denial(article.title, article.text)
+    article.features = {**feats.stored(), "credits": sorted(credits), "denial": denial}
     choice = choose_story(session, article, settings)
     repo.save_bands(session, article.id, choice.band_keys)
     later = _later_articles(session, article, choice)
@@ -221,7 +229,9 @@ def _retire(session, story_ids: list[int]) -> None:  # type: ignore[no-untyped-d
 
 def _join(session, article: Article, decision: Decision, spare: list[int]) -> tuple[Story, bool]:  # type: ignore[no-untyped-def]
     """Put the article in the decided story, or in a new one (a spare emptied story if there is one);
-    the story's profile and index terms gain the article."""
+    the story's profile and index terms gain the article, and the article keeps why it is there."""
+    article.features = {**(article.features or {}), "placement": {
+        "reason": decision.reason, "score": decision.score, "evidence": decision.evidence}}
     if decision.story_id is not None:
         story = session.get_one(Story, decision.story_id)
         article.story_id, created = story.id, False
@@ -234,18 +244,22 @@ def _join(session, article: Article, decision: Decision, spare: list[int]) -> tu
         story.origin_article_id, story.title = article.id, article.title
     else:
         story, created = repo.new_story(session, article), True
+    # a profile written by this engine is what the index holds: its terms need not be read back
+    known = bool(story.fingerprint) and "centroid" in story.fingerprint
     profile = _profile(story) if story.fingerprint else StoryProfile(story.id)
+    held = (profile.index_terms(), story.last_seen_at) if known else (None, None)
     profile.add(_features.get(article), repo.article_time(article), article.outlet.key, article.canonical_url,
                 frozenset((article.features or {}).get("credits", ())))
-    _write_profile(session, story, profile)
+    _write_profile(session, story, profile, *held)
     session.flush()
     return story, created
 
 
-def _write_profile(session, story: Story, profile: StoryProfile) -> None:  # type: ignore[no-untyped-def]
+def _write_profile(session, story: Story, profile: StoryProfile, held_terms: set[str] | None = None,  # type: ignore[no-untyped-def]
+                   held_seen: datetime | None = None) -> None:
     story.fingerprint = profile.to_json()
     story.first_seen_at, story.last_seen_at = profile.first, profile.last  # type: ignore[assignment]
-    repo.replace_terms(session, story.id, profile.index_terms(), story.last_seen_at)
+    repo.replace_terms(session, story.id, profile.index_terms(), story.last_seen_at, held_terms, held_seen)
 
 
 def rebuild_profile(session, story: Story, settings: Settings) -> bool:  # type: ignore[no-untyped-def]
@@ -348,8 +362,9 @@ def _node(a: Article, *, whole: bool = True) -> Node:
     f = _features.get(a)
     if not whole:
         return Node(a.id, a.outlet.key, a.language, repo.article_time(a), a.canonical_url, f, [])
+    stored = (a.features or {}).get("denial")
     return Node(a.id, a.outlet.key, a.language, repo.article_time(a), a.canonical_url, f,
-                f.folded_text.split(), is_denial(a.title, a.text))
+                f.folded_text.split(), stored if stored is not None else is_denial(a.title, a.text))
 
 
 def _link_row(e: Edge) -> dict[str, Any]:

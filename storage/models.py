@@ -164,12 +164,12 @@ class LshBand(Base):
     """MinHash LSH band keys kept in the database, so the index survives restarts and scales past RAM."""
 
     __tablename__ = "lsh_band"
-    __table_args__ = (Index("ix_lsh_band_key", "band", "key"),)
+    # the key is the lookup (band, key) -> article: on SQLite the table is that index (WITHOUT ROWID)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
-    band: Mapped[int] = mapped_column(Integer)
-    key: Mapped[int] = mapped_column(Integer)  # hashed band value, 32-bit signed
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[int] = mapped_column(Integer, primary_key=True)  # hashed band value, 32-bit signed
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), primary_key=True)
 
 
 class StoryTerm(Base):
@@ -178,12 +178,12 @@ class StoryTerm(Base):
     instead of scoring every live story."""
 
     __tablename__ = "story_term"
-    # term first, then recency: candidates are the stories seen lately that share a term
-    __table_args__ = (Index("ix_story_term_term", "term", "last_day", "story_id"),)
+    # term first, then recency: candidates are the stories seen lately that share a term. The key
+    # (story, term) is the table itself on SQLite (WITHOUT ROWID): no surrogate id, no second copy.
+    __table_args__ = (Index("ix_story_term_term", "term", "last_day", "story_id"), {"sqlite_with_rowid": False})
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    story_id: Mapped[int] = mapped_column(ForeignKey("story.id"), index=True)
-    term: Mapped[str] = mapped_column(String(40))
+    story_id: Mapped[int] = mapped_column(ForeignKey("story.id"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_day: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # the story's last day (since 1970)
 
 

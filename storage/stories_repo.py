@@ -71,7 +71,7 @@ def epoch_day(t: datetime) -> int:
 
 
 def stories_sharing(session: Session, terms: Iterable[str], around: datetime, window: timedelta,
-                    limit: int = 50) -> list[Any]:
+                    limit: int = 20) -> list[Any]:
     """Live stories sharing any of these terms (most shared first), as rows with the columns a
     profile needs (id, fingerprint, first_seen_at, last_seen_at)."""
     terms = sorted({t[:40] for t in terms})
@@ -109,12 +109,18 @@ def published_after(session: Session, story_ids: Iterable[int], when: datetime, 
     return list(session.scalars(q))
 
 
-def replace_terms(session: Session, story_id: int, terms: Iterable[str], last_seen: datetime) -> bool:
+def replace_terms(session: Session, story_id: int, terms: Iterable[str], last_seen: datetime,
+                  held_terms: Iterable[str] | None = None, held_seen: datetime | None = None) -> bool:
     """Make the story's index terms exactly these, dated by the story's last day (only differences
-    are written: the day changes at most once a day); True if the terms changed."""
+    are written: the day changes at most once a day); True if the terms changed. A caller that knows
+    the terms held now (`held_terms`, dated `held_seen`) saves reading them."""
     day = epoch_day(last_seen)
     wanted = {t[:40] for t in terms}
-    held = dict(session.execute(select(StoryTerm.term, StoryTerm.last_day).where(StoryTerm.story_id == story_id)).all())
+    if held_terms is not None and held_seen is not None:
+        held = dict.fromkeys((t[:40] for t in held_terms), epoch_day(held_seen))
+    else:
+        held = dict(session.execute(select(StoryTerm.term, StoryTerm.last_day)
+                                    .where(StoryTerm.story_id == story_id)).all())
     gone, new = set(held) - wanted, wanted - set(held)
     if gone:
         session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id, StoryTerm.term.in_(gone)))
@@ -223,6 +229,8 @@ def _article_entry(a: Article, link: Link | None, origin_time: datetime, by_id: 
         "source": src.id if src else None, "source_outlet": src.outlet.key if src else None,
         "kind": link.kind if link else "origin", "score": link.score if link else 1.0,
         "evidence": link.evidence if link else {}, "watches": sorted({m.watch for m in a.matches}),
+        # why the article is in this story (placement's decision), as opposed to its source within it
+        "placement": (a.features or {}).get("placement"),
     }
 
 

@@ -25,8 +25,8 @@ from stories.features import Features, jaccard
 from stories.terms import cosine
 
 COPY_JACCARD = 0.5  # shingle overlap above this is shared wording, not a shared topic
-CENTROID_TERMS = 300  # per language: what a story says, bounded (its lightest terms barely move a cosine)
-CENTROID_ANCHORS = 300
+CENTROID_TERMS = 120  # per language: what a story says, bounded (its lightest terms barely move a cosine)
+CENTROID_ANCHORS = 150
 CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
@@ -80,7 +80,7 @@ class StoryProfile:
                    dict(data.get("anchors") or {}), int(data.get("size", 0)), first, last,
                    set(data.get("outlets", [])), set(data.get("urls", [])), set(data.get("credits", [])))
 
-    def index_terms(self, per_language: int = 15, anchors: int = 20) -> set[str]:
+    def index_terms(self, per_language: int = 6, anchors: int = 16) -> set[str]:
         """What the inverted index keeps for the story: its heaviest lemmas per language, names,
         skeletons ('~') and numbers ('#'), its outlets ('@') and the outlets it credits ('^')."""
         out = {t for v in self.centroid.values() for t in _top(v, per_language)}

@@ -108,7 +108,7 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
 
 # ---------------------------------------------------------------- names
 
-_CAPITALISED = re.compile(r"(?<![\w'’])([A-ZÀ-ÖØ-ÞĀ-ſА-ЯЂЉЊЋЏЈ][\w'’-]*)")
+_CAPITALISED = re.compile(r"(?<![\w'’])([A-ZÀ-ÖØ-ÞĀ-ſА-ЯЂЉЊЋЏЈ][\w'’-]*)")  # Ā-ſ holds lower case too: checked
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;…\"“”„«»(–—-]\s*|\n\s*)$")
 # case endings a name takes in these languages (Trumpit, Kosovës; Vučića, Pensilvaniji; Trumps)
 NAME_ENDINGS = {
@@ -136,22 +136,33 @@ def names(title: str, text: str, language: str) -> Counter[str]:
             part = to_latin(part)
         for m in _CAPITALISED.finditer(part):
             word = m.group(1).strip("-'’")
-            if len(word) >= 2 and _is_name(word, part, m.start(), language):
-                key = name_key(word, language)
-                if key:
-                    out[key] += 1
+            if len(word) >= 2 and word[0].isupper() and _is_name(word, part, m.start(), language):
+                out.update(name_keys(word, language))
     return out
 
 
-def name_key(word: str, language: str) -> str:
-    """A name's folded form without a possessive or a case ending (kept whole when short)."""
-    key = re.sub(r"[^a-z0-9]", "", re.sub(r"['’]s$", "", fold(word)))
+@functools.lru_cache(maxsize=100_000)
+def name_keys(word: str, language: str) -> tuple[str, ...]:
+    """The forms a name is matched by: folded without a possessive, without a case ending (Vučića ->
+    vucic; kept too, since Mualem is not Mual-em), and the dictionary form of a name that is also a
+    word (Democrats -> democrat, Syrians -> syrian)."""
+    key = _plain(fold(word))
     if len(key) < 3 or key.isdigit():
-        return ""
+        return ()
+    keys = [key]
     for ending in NAME_ENDINGS.get("sr" if language in ("hr", "bs") else language, ()):
         if key.endswith(ending) and len(key) - len(ending) >= 4:
-            return key[: -len(ending)]
-    return key
+            keys.append(key[: -len(ending)])
+            break
+    if _known(word, language):
+        base = _plain(lemma(word, language))
+        if len(base) >= 3 and base not in keys:
+            keys.append(base)
+    return tuple(keys)
+
+
+def _plain(folded: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"['’]s$", "", folded))
 
 
 def _title_case(title: str) -> bool:
@@ -207,8 +218,9 @@ _SKELETON_STEPS = (("sch", "s"), ("ck", "k"), ("ph", "f"), ("th", "t"), ("sh", "
 
 @functools.lru_cache(maxsize=100_000)
 def skeleton(key: str) -> str:
-    """Washington/Vašington -> vsngtn, Corbyn/Korbin -> krbn, Trump/Tramp -> trmp; David (dvd) and Davis (dvs) differ."""
-    k = re.sub(r"c(?=[eiy])", "s", key).replace("c", "k")
+    """Washington/Vašington -> vsngtn, Corbyn/Korbin -> krbn, Trump/Tramp -> trmp, Kavanaugh/Kavano -> kvn;
+    David (dvd) and Davis (dvs) differ."""
+    k = re.sub(r"c(?=[eiy])", "s", key).replace("c", "k").replace("rgh", "rg").replace("gh", "")
     if k.startswith("j"):
         k = "g" + k[1:]  # English J is Serbian Dž
     for a, b in _SKELETON_STEPS:

@@ -45,6 +45,10 @@ class ArticleEntry(BaseModel):
     score: float = Field(description="Strength of the link, 0 to 1 (1.0 for the origin).")
     evidence: dict[str, Any] = Field(description="Why: e.g. jaccard, credits, links_to, outlet, denial_terms.")
     watches: list[str] = Field(description="Watches this article matched.")
+    placement: dict[str, Any] | None = Field(
+        description="Why the article is in this story: reason (hash, copy, link, credit, evidence, new), score, "
+                    "and evidence (probability, lexical and anchor cosines, hours apart, shared terms and names); "
+                    "null for articles stored before spreadwatch kept it.")
 
 
 class StoryHistory(BaseModel):

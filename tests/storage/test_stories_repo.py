@@ -18,7 +18,7 @@ from storage.stories_repo import story_articles as repo_articles
 SUMMARY_KEYS = {"id", "title", "status", "outlet_count", "article_count", "languages", "countries", "watches",
                 "first_seen", "last_seen", "origin_article_id"}
 ENTRY_KEYS = {"id", "outlet", "outlet_name", "country", "language", "url", "title", "published_at",
-              "first_seen_at", "delay_seconds", "source", "source_outlet", "kind", "score", "evidence", "watches"}
+              "first_seen_at", "delay_seconds", "source", "source_outlet", "kind", "score", "evidence", "watches", "placement"}
 
 
 def ingest_story(db_url: str, story_key: str) -> tuple[Database, dict[str, int]]:
@@ -56,7 +56,7 @@ def test_history_shape_and_tree(db_url: str) -> None:
 def test_index_is_persisted_and_search_finds_stories(db_url: str) -> None:
     db, ids = ingest_story(db_url, "rutte-pristina-visit")
     with db.session() as s:
-        assert s.scalar(select(func.count(LshBand.id))) == 16 * len(ids)
+        assert s.scalar(select(func.count(LshBand.article_id))) == 16 * len(ids)
         assert s.scalar(select(func.count(Article.id)).where(Article.minhash.is_(None))) == 0
         found = search_stories(s, "Rutte Prishtin")
         assert [f["id"] for f in found] == [s.scalars(select(Story.id)).first()]

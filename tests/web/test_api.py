@@ -14,7 +14,7 @@ from tests.web.conftest import Site
 SUMMARY_KEYS = {"id", "title", "status", "outlet_count", "article_count", "languages", "countries", "watches",
                 "first_seen", "last_seen", "origin_article_id"}
 ENTRY_KEYS = {"id", "outlet", "outlet_name", "country", "language", "url", "title", "published_at", "first_seen_at",
-              "delay_seconds", "source", "source_outlet", "kind", "score", "evidence", "watches"}
+              "delay_seconds", "source", "source_outlet", "kind", "score", "evidence", "watches", "placement"}
 
 
 def run_cli(site: Site, *args: str) -> Any:
