@@ -171,15 +171,21 @@ def _later_articles(session, article: Article, choice: Choice) -> list[Article]:
 
 def _place_with_replay(session, article: Article, later: list[Article],  # type: ignore[no-untyped-def]
                        settings: Settings) -> Placement:
-    """Take the later articles out of their stories, place the newcomer, place them again in order."""
+    """Take the later articles out of their stories, place the newcomer, place them again in order.
+    A story id follows its articles: an article that must start a story again takes back the one it
+    left if that is still empty (so its alerts stay with it); stories left empty are retired into
+    the story their first article joined."""
+    former = {a.id: a.story_id for a in later}
     emptied = _detach(session, later, settings)
-    spare = sorted(emptied)  # stories left without articles: reused before new ones are made
+    spare = set(emptied)
     touched: set[int] = set()
     first: tuple[Story, bool, Decision] | None = None
     merged: list[int] = []
     for a in [article] + later:
         decision = choose_story(session, a, settings).decision
-        story, created = _join(session, a, decision, spare)
+        own = [former[a.id]] if former.get(a.id) in spare else []
+        story, created = _join(session, a, decision, own)
+        spare.discard(story.id)
         if decision.merge:
             repo.merge_stories(session, story.id, decision.merge)
             merged += decision.merge
@@ -189,7 +195,7 @@ def _place_with_replay(session, article: Article, later: list[Article],  # type:
         if first is None:
             first = (story, created, decision)
     story, created, decision = first  # type: ignore[misc]
-    _retire(session, [sid for sid in emptied if sid in spare and sid not in touched])
+    _retire(session, sorted(sid for sid in spare if sid not in touched))
     articles: list[Article] = []
     for sid in sorted(touched):
         s = session.get_one(Story, sid)
@@ -228,7 +234,7 @@ def _retire(session, story_ids: list[int]) -> None:  # type: ignore[no-untyped-d
 
 
 def _join(session, article: Article, decision: Decision, spare: list[int]) -> tuple[Story, bool]:  # type: ignore[no-untyped-def]
-    """Put the article in the decided story, or in a new one (a spare emptied story if there is one);
+    """Put the article in the decided story, or in a new one (the spare emptied story given, if any);
     the story's profile and index terms gain the article, and the article keeps why it is there."""
     article.features = {**(article.features or {}), "placement": {
         "reason": decision.reason, "score": decision.score, "evidence": decision.evidence}}
