@@ -23,6 +23,7 @@ from storage.models import Article, Outlet, WatchMatch, utcnow
 from storage.text import plain
 from stories.attribution import is_denial
 from stories.features import Features, extract_features
+from stories.language import identify
 from stories.match import compile_watches, match_article
 from stories.normalize import tokens
 from spreadwatch.placement import place_article
@@ -39,6 +40,7 @@ class IngestResult:
 
 
 _compiled: dict[int, tuple[Any, list[Any]]] = {}
+_languages: dict[int, tuple[Any, frozenset[str]]] = {}
 
 
 def _watches(settings: Settings) -> list[Any]:
@@ -47,6 +49,15 @@ def _watches(settings: Settings) -> list[Any]:
     if hit is None or hit[0] is not settings:
         hit = (settings, compile_watches(list(settings.watches)))
         _compiled[id(settings)] = hit
+    return hit[1]
+
+
+def _expected_languages(settings: Settings) -> frozenset[str]:
+    """The languages the configured outlets publish in: the detector believes others only when sure."""
+    hit = _languages.get(id(settings))
+    if hit is None or hit[0] is not settings:
+        hit = (settings, frozenset(o.language for o in settings.outlets if o.language))
+        _languages[id(settings)] = hit
     return hit[1]
 
 
@@ -89,25 +100,32 @@ class Prepared:
     """What ingest() derives from a draft's text alone (pure, a few milliseconds): callers compute it
     before opening the article's transaction, where it holds no lock (and a worker pool can spread it)."""
 
-    language: str
+    language: str  # detected from the text (stories/language.py)
     content_hash: str
     features: Features
-    matches: list[Any]  # stories.match hits of the configured watches
+    matches: list[Any]  # stories.match hits of the configured watches, in the text's language
     denial_terms: list[str]
+    script: str = ""  # Latn | Cyrl | "" (no letters of either)
 
 
-def prepare(draft: ArticleDraft, settings: Settings, language: str | None = None) -> Prepared:
-    """The text's language (the draft's, else its outlet's), hash, story features, watch matches and denial terms."""
-    if language is None:
+def prepare(draft: ArticleDraft, settings: Settings, prior: str | None = None) -> Prepared:
+    """The text's own language and script, hash, story features, watch matches in that language and
+    denial terms. The language is read from the text; the outlet's configured language is the prior,
+    and the answer for a text too short to tell (the page's declared language only when the outlet
+    has none: a page's declaration comes from its theme)."""
+    if prior is None:
         try:
-            language = draft.language or settings.outlet(draft.outlet_key).language
+            prior = settings.outlet(draft.outlet_key).language or draft.language
         except KeyError:
-            language = draft.language
+            prior = draft.language
     title, text = plain(draft.title).strip(), plain(draft.text).strip()  # as the article row stores them
+    found = identify(f"{title}\n{text}", prior, _expected_languages(settings))
+    language = found.language[:8]
     digest = content_hash(title, text)
     links = tuple(canonicalize(u) for u in draft.links)
-    return Prepared(language[:8], digest, extract_features(title, text, language, links, digest),
-                    match_article(title, text, _watches(settings)), is_denial(title, text))
+    return Prepared(language, digest, extract_features(title, text, language, links, digest),
+                    match_article(title, text, _watches(settings), language), is_denial(title, text),
+                    found.script)
 
 
 def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
@@ -124,10 +142,10 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
         cfg = draft.outlet_key
     outlet = ensure_outlet(session, cfg)
     if prepared is None or (not prepared.language and outlet.language):
-        prepared = prepare(draft, settings, draft.language or outlet.language or "")
+        prepared = prepare(draft, settings, outlet.language or draft.language or "")
     article = Article(
         outlet_id=outlet.id, canonical_url=canon, url=draft.url, title=plain(draft.title).strip(),
-        text=plain(draft.text).strip(), language=prepared.language,
+        text=plain(draft.text).strip(), language=prepared.language, script=prepared.script,
         published_at=draft.published_at, first_seen_at=now or utcnow(),
         content_hash=prepared.content_hash, via=draft.via,
         extraction_note=draft.extraction_note, links=[canonicalize(u) for u in draft.links],

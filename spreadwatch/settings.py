@@ -138,6 +138,7 @@ class WatchRule(_Model):
 class WatchConfig(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     description: str = ""
+    terms: dict[str, list[str]] = {}  # named lists, used in rules as @name (stories/match.py)
     rules: list[WatchRule] = Field(min_length=1)  # a text matches if any rule matches
     fields: list[Literal["title", "text"]] = ["title", "text"]
 

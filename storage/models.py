@@ -96,7 +96,8 @@ class Article(Base):
     url: Mapped[str] = mapped_column(String(1000), index=True)  # an article is also found by the address fetched
     title: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
-    language: Mapped[str] = mapped_column(String(8), default="")
+    language: Mapped[str] = mapped_column(String(8), default="")  # detected from the text (stories/language.py)
+    script: Mapped[str] = mapped_column(String(4), default="", server_default="")  # Latn | Cyrl | ""
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)

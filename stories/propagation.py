@@ -112,6 +112,8 @@ def may_change(newcomer: Node, later: Node, overlap: float, credits: frozenset[s
         return True
     kind, score, evidence = current
     step = evidence.get("as", kind) if kind == "denial" else kind
+    if step == "attribution" and "credits" in evidence and newcomer.language != later.language:
+        return True  # the newcomer may be the article `later` translates, credit and all
     if step in ("translation", "same-event"):
         shared = (len(newcomer.features.names & later.features.names)
                   + 1.6 * len(newcomer.features.numbers & later.features.numbers))
@@ -153,8 +155,38 @@ def find_source(node: Node, earlier: list[Node], aliases: dict[str, list[tuple[s
     for credit in credited_outlets(node.tokens, aliases, node.outlet):
         from_outlet = [e for e in earlier if e.outlet == credit.outlet]
         if from_outlet:
+            translated = (_translation_crediting(node, earlier, from_outlet[0], credit.outlet, aliases)
+                          if credit.reference else None)
+            if translated is not None:  # "… after Politico reported" came with the text it translates
+                src, score, evidence = translated
+                return src, "translation", score, {**evidence, "credits": credit.phrase, "outlet": credit.outlet}
             return from_outlet[0], "attribution", 0.9, {"credits": credit.phrase, "outlet": credit.outlet}
     return _by_shared_facts(node, earlier)
+
+
+def _translation_crediting(node: Node, earlier: list[Node], credited: Node, outlet: str,
+                           aliases: dict[str, list[tuple[str, ...]]]) -> tuple[Node, float, dict[str, object]] | None:
+    """The article `node` translates, when its credit is a reference ("… after Politico reported")
+    and the article is not the credited outlet's: the earlier article in another language that
+    carries the same credit and shares more names and numbers with `node` than the credited
+    article does, at least a translation's worth. A credit that says where the text is from
+    ("sipas Politico") keeps its attribution."""
+    best: tuple[float, Node | None, dict[str, object]] = (max(_shared(node, credited)[0], TRANSLATION_MIN - 1e-9), None, {})
+    for e in earlier:
+        if e.outlet in (outlet, node.outlet) or e.language == node.language:
+            continue
+        score, evidence = _shared(node, e)
+        if score > best[0] and outlet in {c.outlet for c in credited_outlets(e.tokens, aliases, e.outlet)}:
+            best = (score, e, evidence)
+    score, src, evidence = best
+    return (src, score, evidence) if src is not None else None
+
+
+def _shared(node: Node, other: Node) -> tuple[float, dict[str, object]]:
+    """How many names and numbers two articles share (numbers weigh more), and which."""
+    names = node.features.names & other.features.names
+    numbers = node.features.numbers & other.features.numbers
+    return len(names) + 1.6 * len(numbers), {"shared_names": sorted(names), "shared_numbers": sorted(numbers)}
 
 
 def _best_copy(node: Node, earlier: list[Node], overlap: np.ndarray) -> tuple[Node, float] | None:
@@ -170,11 +202,9 @@ def _best_copy(node: Node, earlier: list[Node], overlap: np.ndarray) -> tuple[No
 def _by_shared_facts(node: Node, earlier: list[Node]) -> tuple[Node | None, str, float, dict[str, object]]:
     best: tuple[float, Node | None, dict[str, object]] = (0.0, None, {})
     for e in earlier:
-        names = node.features.names & e.features.names
-        numbers = node.features.numbers & e.features.numbers
-        score = len(names) + 1.6 * len(numbers)
+        score, evidence = _shared(node, e)
         if score > best[0]:
-            best = (score, e, {"shared_names": sorted(names), "shared_numbers": sorted(numbers)})
+            best = (score, e, evidence)
     score, src, evidence = best
     if src is not None and src.language != node.language and score >= TRANSLATION_MIN:
         return src, "translation", score, evidence

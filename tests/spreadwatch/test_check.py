@@ -97,3 +97,12 @@ def test_check_reaches_postgresql(tmp_path: Path, server: LocalServer, pg_url: s
     Database(pg_url).dispose()
     again = check(config(tmp_path, server, pg_url, free_port()))
     assert "schema up to date" in again.stdout
+
+
+def test_check_names_the_watch_and_term_of_an_unknown_list(tmp_path: Path) -> None:
+    path = tmp_path / "watch.yaml"
+    path.write_text("default_outlets: false\nwatches:\n  - name: mine\n    terms: {us: [us, usa]}\n"
+                    "    rules:\n      - all: [[kosov*], [\"@us ~6> @cuts\"]]\n", encoding="utf-8")
+    result = check(path)
+    assert result.returncode == 2
+    assert "watch 'mine'" in result.stderr and "no list named 'cuts'" in result.stderr and str(path) in result.stderr

@@ -93,3 +93,24 @@ def test_concurrent_ingest_of_one_url_stores_one_row(pg_url: str) -> None:
     assert sorted(results) == [False, False, False, True]
     with Database(pg_url, migrate=False).session() as s:
         assert s.scalar(select(func.count(Article.id))) == 1
+
+
+def test_each_article_gets_its_own_language_and_script(db_url: str) -> None:
+    """Kosovo Online is configured as Serbian; its Albanian and Cyrillic editions are told apart,
+    and the Albanian one is matched as Albanian."""
+    settings = load_settings()
+    albanian = ("Sipas gazetës gjermane Bild, Italia po përgatitet për tërheqjen e trupave amerikane nga "
+                "Kosova, ndërsa në Prishtinë lajmi u prit me shqetësim të madh nga qeveria.")
+    cyrillic = ("Општина Северна Митровица објавила је конкурс за доделу станова породицама у стању "
+                "социјалне потребе, а рок за пријаве истиче крајем месеца.")
+    db = Database(db_url)
+    with db.session() as s:
+        sq = ingest(s, draft("https://www.kosovo-online.com/sq/a", "", albanian, outlet="kosovo-online"), settings)
+        sr = ingest(s, draft("https://www.kosovo-online.com/sr/b", "", cyrillic, outlet="kosovo-online"), settings)
+        short = ingest(s, draft("https://www.kosovo-online.com/sr/c", "Uživo", "", outlet="kosovo-online"), settings)
+    assert sq.watches == ["kfor-withdrawal"]
+    with db.session() as s:
+        got = {a.id: (a.language, a.script) for a in s.scalars(select(Article))}
+    assert got[sq.article_id] == ("sq", "Latn")
+    assert got[sr.article_id] == ("sr", "Cyrl")
+    assert got[short.article_id] == ("sr", "Latn")  # too short to tell: the outlet's language
