@@ -19,9 +19,10 @@ from collections import Counter
 import simplemma
 import wordfreq
 
+from stories.language import dictionary_language, lemmas
+from stories.language import to_serbian_latin as to_latin
 from stories.normalize import fold
 
-SIMPLEMMA = {"en": "en", "de": "de", "it": "it", "sq": "sq", "sr": "hbs", "hr": "hbs", "bs": "hbs"}
 WORDFREQ = {"en": "en", "de": "de", "it": "it", "sr": "sh", "hr": "sh", "bs": "sh"}
 NAME_LANGUAGES = ("en", "de", "it", "sh")  # where a name's commonness is looked up, whatever the text's language
 TOP_TERMS = 60  # an article's terms beyond these carry little weight and cost space in every story
@@ -36,34 +37,11 @@ pak tjetër tjera gjithë çdo vetëm ende tashmë atë atij asaj tyre ju unë t
 nëse nese ndërsa megjithatë gjithashtu ndaj kundër kundrejt përmes nëpër tani sot dje mirë kishin ishin
 jenë qenë kjo këto këta cilat cilët atyre këtyre saj tonë juaj
 """.split())
-_CYRILLIC = dict(zip("абвгдђежзијклљмнњопрстћуфхцчџш",
-                     ["a", "b", "v", "g", "d", "đ", "e", "ž", "z", "i", "j", "k", "l", "lj", "m", "n", "nj", "o",
-                      "p", "r", "s", "t", "ć", "u", "f", "h", "c", "č", "dž", "š"]))
-_CYRILLIC.update({k.upper(): v.capitalize() for k, v in list(_CYRILLIC.items())})
-_TO_LATIN = str.maketrans(_CYRILLIC)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-
-
-def to_latin(text: str) -> str:
-    """Serbian Cyrillic to Latin with its diacritics kept (simplemma's Serbian is Latin): Вучић -> Vučić."""
-    return text.translate(_TO_LATIN)
 
 
 def base_language(language: str) -> str:
     return (language or "").split("-")[0].lower()[:2]
-
-
-@functools.lru_cache(maxsize=200_000)
-def lemma(word: str, language: str) -> str:
-    """The folded dictionary form of a word: 'tërheqjen' -> 'terheqje', 'Truppen' -> 'truppe'."""
-    code = SIMPLEMMA.get(language)
-    lowered = word.lower()
-    if code:
-        try:
-            lowered = simplemma.lemmatize(lowered, lang=code)
-        except ValueError:  # simplemma refuses some inputs (e.g. very long tokens)
-            pass
-    return fold(lowered)
 
 
 @functools.lru_cache(maxsize=400_000)
@@ -86,10 +64,7 @@ def term_vector(title: str, text: str, language: str) -> dict[str, float]:
     body = f"{title}\n{title}\n{text}"
     if language in ("sr", "hr", "bs"):
         body = to_latin(body)
-    counts: Counter[str] = Counter()
-    for m in _WORD.finditer(body):
-        if len(m.group()) > 1:
-            counts[lemma(m.group(), language)] += 1
+    counts = Counter(t for t in lemmas([m.group() for m in _WORD.finditer(body) if len(m.group()) > 1], language) if t)
     weights = {t: (1 + math.log(n)) * rarity(t, language) for t, n in counts.items()}
     return unit(dict(sorted(weights.items(), key=lambda kv: -kv[1])[:TOP_TERMS]))
 
@@ -155,7 +130,7 @@ def name_keys(word: str, language: str) -> tuple[str, ...]:
             keys.append(key[: -len(ending)])
             break
     if _known(word, language):
-        base = _plain(lemma(word, language))
+        base = _plain(lemmas([word], language)[0])
         if len(base) >= 3 and base not in keys:
             keys.append(base)
     return tuple(keys)
@@ -186,7 +161,7 @@ def _is_name(word: str, text: str, start: int, language: str) -> bool:
 
 @functools.lru_cache(maxsize=100_000)
 def _known(word: str, language: str) -> bool:
-    code = SIMPLEMMA.get(language)
+    code = dictionary_language(language)
     try:
         return bool(code) and simplemma.is_known(word.lower(), lang=code)
     except ValueError:
