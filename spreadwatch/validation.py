@@ -66,7 +66,7 @@ def check_watch_terms(settings: Settings) -> None:
     problems = []
     for loc, term in _watch_terms(settings):
         try:
-            compile_term(term)
+            compile_term(term, dict(settings.watches[loc[1]].terms))  # the watch's own @lists
         except ValueError as e:
             where, key = settings.locate(loc)
             problems.append(f"{where}: {key}: {e}")
