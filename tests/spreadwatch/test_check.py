@@ -105,4 +105,4 @@ def test_check_names_the_watch_and_term_of_an_unknown_list(tmp_path: Path) -> No
                     "    rules:\n      - all: [[kosov*], [\"@us ~6> @cuts\"]]\n", encoding="utf-8")
     result = check(path)
     assert result.returncode == 2
-    assert "watch 'mine'" in result.stderr and "no list named 'cuts'" in result.stderr and str(path) in result.stderr
+    assert f"{path}:6: watches.0.rules.0.all.1.0" in result.stderr and "no list named 'cuts'" in result.stderr
