@@ -25,7 +25,15 @@ def save_bands(session: Session, article_id: int, keys: list[int]) -> None:
 def lsh_candidates(session: Session, keys: list[int], exclude: int, limit: int = 50) -> list[tuple[int, int, bytes]]:
     """(id, story id, signature) of placed articles sharing an LSH band with these keys, most bands first."""
     params = {f"k{b}": k for b, k in enumerate(keys)}
-    return [(aid, sid, sig) for aid, sid, sig in session.execute(_lsh_query(len(keys), limit), {**params, "exclude": exclude})]
+    rows = _read(session).execute(_lsh_query(len(keys), limit), {**params, "exclude": exclude})
+    return [(aid, sid, sig) for aid, sid, sig in rows]
+
+
+def _read(session: Session):  # type: ignore[no-untyped-def]
+    """The session's connection, after writing what the session holds, for the index's read queries:
+    they run on every placement, and the ORM's execution path costs more than their SQL."""
+    session.flush()
+    return session.connection()
 
 
 _LSH_QUERIES: dict[tuple[int, int], Any] = {}
@@ -47,13 +55,13 @@ def _lsh_query(bands: int, limit: int):  # type: ignore[no-untyped-def]
 
 def same_hash(session: Session, content_hash: str, exclude: int) -> list[tuple[int, int]]:
     """(id, story id) of placed articles with the same normalised text."""
-    q = (select(Article.id, Article.story_id).where(Article.content_hash == content_hash, Article.id != exclude,
-                                                    Article.story_id.is_not(None)).order_by(Article.id).limit(5))
-    return [(aid, sid) for aid, sid in session.execute(q)]
+    rows = _read(session).execute(_SAME_HASH, {"hash": content_hash, "exclude": exclude})
+    return [(aid, sid) for aid, sid in rows]
 
 
-def _live(around: datetime, window: timedelta):  # type: ignore[no-untyped-def]
-    return and_(Story.status == "active", Story.last_seen_at >= around - window, Story.first_seen_at <= around + window)
+_SAME_HASH = (select(Article.id, Article.story_id)
+              .where(Article.content_hash == bindparam("hash"), Article.id != bindparam("exclude"),
+                     Article.story_id.is_not(None)).order_by(Article.id).limit(5))
 
 
 # A term in more than this share of the recent stories (Kosovo, KFOR, "say") finds nearly every story:
@@ -77,25 +85,50 @@ def stories_sharing(session: Session, terms: Iterable[str], around: datetime, wi
     terms = sorted({t[:40] for t in terms})
     if not terms:
         return []
-    newest = session.scalar(select(func.max(Story.id))) or 0
+    # The statements are built once and run on the session's connection: the SQL takes about a
+    # millisecond, and building four ORM statements around a hundred terms cost several times that
+    # per article. The story rows they read are the session's own after this flush.
+    conn = _read(session)
+    q = _sharing_queries()
+    newest = conn.execute(q["newest"]).scalar() or 0
     floor = newest - BACKGROUND_STORIES
     n_background = newest - max(floor, 0)
     # story_term holds only active stories' terms (merging deletes the merged story's rows). In a big
     # archive the background's stories were seen on or after the floor story's first day (stories are
     # numbered as they start), which bounds the index range; a small one is read whole.
-    since = session.scalar(select(Story.first_seen_at).where(Story.id > floor).order_by(Story.id).limit(1))
-    recent = StoryTerm.last_day >= (epoch_day(since) if since and floor > 0 else 0)
+    since = conn.execute(q["since"], {"floor": floor}).scalar()
+    since_day = epoch_day(since) if since and floor > 0 else 0
     common = max(RETRIEVAL_MIN_DF, RETRIEVAL_SHARE * n_background)
-    df = dict(session.execute(select(StoryTerm.term, func.count())
-                              .where(StoryTerm.term.in_(terms), recent, StoryTerm.story_id > floor)
-                              .group_by(StoryTerm.term)).all())
+    df = dict(conn.execute(q["df"], {"terms": terms, "since_day": since_day, "floor": floor}).all())
     picking = [t for t in terms if df.get(t, 0) <= common] or sorted(terms, key=lambda t: df.get(t, 0))[:3]
-    ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
-           .where(StoryTerm.term.in_(picking), StoryTerm.last_day >= epoch_day(around - window),
-                  _live(around, window))
-           .group_by(StoryTerm.story_id).order_by(func.count().desc(), StoryTerm.story_id).limit(limit))
-    return list(session.execute(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
-                                .where(Story.id.in_(ids)).order_by(Story.id)).all())
+    return list(conn.execute(q["stories"], {"picking": picking, "from_day": epoch_day(around - window),
+                                            "start": around - window, "end": around + window,
+                                            "limit": limit}).all())
+
+
+_SHARING: dict[str, Any] = {}
+
+
+def _sharing_queries() -> dict[str, Any]:
+    if not _SHARING:
+        live = and_(Story.status == "active", Story.last_seen_at >= bindparam("start"),
+                    Story.first_seen_at <= bindparam("end"))
+        ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
+               .where(StoryTerm.term.in_(bindparam("picking", expanding=True)),
+                      StoryTerm.last_day >= bindparam("from_day"), live)
+               .group_by(StoryTerm.story_id).order_by(func.count().desc(), StoryTerm.story_id)
+               .limit(bindparam("limit")))
+        _SHARING.update(
+            newest=select(func.max(Story.id)),
+            since=select(Story.first_seen_at).where(Story.id > bindparam("floor")).order_by(Story.id).limit(1),
+            df=(select(StoryTerm.term, func.count())
+                .where(StoryTerm.term.in_(bindparam("terms", expanding=True)),
+                       StoryTerm.last_day >= bindparam("since_day"), StoryTerm.story_id > bindparam("floor"))
+                .group_by(StoryTerm.term)),
+            stories=(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
+                     .where(Story.id.in_(ids)).order_by(Story.id)),
+        )
+    return _SHARING
 
 
 def published_after(session: Session, story_ids: Iterable[int], when: datetime, limit: int) -> list[Article]:

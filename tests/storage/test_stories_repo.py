@@ -127,7 +127,7 @@ def test_a_shuffled_newsroom_keeps_every_story_as_a_rebuild_would(sqlite_url: st
 
     monkeypatch.setattr(stories.propagation, "MAX_SOURCES", max_sources)
     base = "http://127.0.0.1:9"
-    site = build_site(300, base)
+    site = build_site(160, base)
     settings = load_settings().with_overrides(
         database_url=sqlite_url, outlets=[OutletConfig.model_validate(o) for o in site.outlets_config(base)])
     db = Database(sqlite_url)
