@@ -15,6 +15,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: migrations there rely on SQLite's own locking
+    fcntl = None  # type: ignore[assignment]
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key held while migrating: two processes starting on a fresh database take
 # turns, and the second finds the schema made (without it one died on alembic_version's key)
@@ -182,7 +187,28 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Apply the Alembic migrations up to `revision` (idempotent)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with _sqlite_migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, hold an exclusive lock on `<file>-migrate.lock` while migrating.
+
+    Alembic runs each SQLite migration in a transaction of its own (SQLite's DDL is not
+    transactional to it), so BEGIN IMMEDIATE serialised single steps, not the whole upgrade: four
+    processes opening a fresh file together read the version between another's steps, and one
+    created a table that was already there. PostgreSQL takes an advisory lock instead (env.py)."""
+    db = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not db or db == ":memory:" or fcntl is None:
+        yield
+        return
+    with open(f"{Path(db).expanduser()}-migrate.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def table_names(engine: Engine) -> list[str]:
