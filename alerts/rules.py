@@ -59,7 +59,8 @@ def most_outlets_within(articles: list[Any], window: timedelta) -> int:
 def most_new_outlets_within(articles: list[Any], rule: Rule) -> int:
     """The most outlets new to the story (their first article in it) within `rule.window_minutes`;
     with `rule.factor`, counted only in windows where that is at least `factor` times the story's
-    own rate of new outlets over the `baseline_hours` (default 24) before the window."""
+    own rate of new outlets over the `baseline_hours` (default 24) before the window (so only once
+    the story is that old: a young story's burst is what the count alone is for)."""
     window = timedelta(minutes=rule.window_minutes or 60)
     firsts: dict[int, datetime] = {}
     for a in articles:
@@ -75,6 +76,8 @@ def most_new_outlets_within(articles: list[Any], rule: Rule) -> int:
         count = end - start + 1
         if rule.factor is not None:
             begin = t - window
+            if times[0] > begin - baseline:
+                continue  # the story is younger than its baseline: it has no usual rate to beat yet
             before = sum(1 for x in times[:start] if x > begin - baseline)
             usual = before * (window / baseline)  # new outlets the story's recent rate gives a window
             if count < rule.factor * usual:

@@ -233,11 +233,13 @@ def mute(session: Session, story_id: int, who: str, until: datetime | None = Non
 
 
 def unmute(session: Session, story_id: int, now: datetime | None = None) -> int:
-    """Lift the story's mutes; how many were lifted."""
-    story = _live_story(session, story_id)
-    rows = list(session.scalars(select(StoryMute).where(StoryMute.story_id == story.id, StoryMute.lifted_at.is_(None))))
+    """Lift the story's mutes in force; how many were lifted."""
+    from alerts.rules import active_mutes, merged_family
+
+    now = now or utcnow()
+    rows = active_mutes(session, merged_family(session, _live_story(session, story_id).id), now)
     for m in rows:
-        m.lifted_at = now or utcnow()
+        m.lifted_at = now
     return len(rows)
 
 
