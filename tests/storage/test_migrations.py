@@ -62,6 +62,8 @@ def test_desk_migration_keeps_alerts_and_reverses(db_url: str) -> None:
                            "'2025-02-21 09:00:00', 2, '[]', '[]', '[]', 'active', '{}')"))
             c.execute(text("INSERT INTO alert (id, story_id, rule, level, created_at, summary) "
                            "VALUES (1, 1, 'spreading', '3', '2025-02-19 07:00:00', '{}')"))
+            c.execute(text("INSERT INTO delivery (id, alert_id, channel, state, attempts, next_try_at) "
+                           "VALUES (1, 1, 'desk', 'pending', 0, '2025-02-19 07:00:00')"))  # refers to the alert
         upgrade(engine, "0010")
         with engine.begin() as c:
             assert c.execute(text("SELECT acknowledged_at FROM alert")).scalar() is None
@@ -75,6 +77,7 @@ def test_desk_migration_keeps_alerts_and_reverses(db_url: str) -> None:
         upgrade(engine, "0010")
         with engine.connect() as c:
             assert c.execute(text("SELECT count(*) FROM alert")).scalar() == 1
+            assert c.execute(text("SELECT count(*) FROM delivery")).scalar() == 1
             assert c.execute(text("SELECT count(*) FROM correction")).scalar() == 0
     finally:
         engine.dispose()

@@ -43,15 +43,18 @@ def upgrade() -> None:
         sa.Column("lifted_at", storage.models.UTCDateTime(), nullable=True),
     )
     op.create_index("ix_story_mute_story_id", "story_mute", ["story_id"])
-    with op.batch_alter_table("alert") as batch:
-        batch.add_column(sa.Column("acknowledged_at", storage.models.UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("acknowledged_by", sa.String(200), nullable=True))
+    op.add_column("alert", sa.Column("acknowledged_at", storage.models.UTCDateTime(), nullable=True))
+    op.add_column("alert", sa.Column("acknowledged_by", sa.String(200), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alert") as batch:
-        batch.drop_column("acknowledged_by")
-        batch.drop_column("acknowledged_at")
+    # not a batch (copy and move) on SQLite: deliveries refer to alert rows, and dropping the old
+    # table under them fails the foreign key check; SQLite drops a plain column in place (3.35+)
+    for column in ("acknowledged_by", "acknowledged_at"):
+        if op.get_bind().dialect.name == "sqlite":
+            op.execute(f"ALTER TABLE alert DROP COLUMN {column}")
+        else:
+            op.drop_column("alert", column)
     op.drop_index("ix_story_mute_story_id", table_name="story_mute")
     op.drop_table("story_mute")
     op.drop_index("ix_correction_article_id", table_name="correction")
