@@ -5,6 +5,7 @@ rate-of-spread rule."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -189,3 +190,17 @@ def test_a_bad_rate_rule_is_named_with_its_key(sqlite_url: str, rule: dict, mess
 
     with pytest.raises(ConfigError, match=message):
         alert_settings(settings_with(sqlite_url, [], rules=[rule]))
+
+
+def test_a_bad_rate_rule_in_a_file_is_named_by_file_line_and_key(tmp_path: Path) -> None:
+    from spreadwatch.validation import load_config
+
+    path = tmp_path / "my.yaml"
+    path.write_text("default_outlets: false\nalerts:\n  rules:\n    - name: breaking\n      kind: rate\n"
+                    "      window_minutes: 60\n      factor: 0.5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"my.yaml:7: alerts.rules\[breaking\].factor: Input should be greater than 1"):
+        load_config(path, f"sqlite:///{tmp_path / 'x.db'}")
+    path.write_text("default_outlets: false\nalerts:\n  rules:\n    - name: breaking\n      kind: rate\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"my.yaml:4: alerts.rules\[breaking\]: .*needs `window_minutes:`"):
+        load_config(path, f"sqlite:///{tmp_path / 'x.db'}")

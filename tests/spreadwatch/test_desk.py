@@ -30,14 +30,18 @@ def desk(tmp_path: Path, db_url: str) -> Desk:
 class Desk:
     """A database holding the start of two stories, and the config file the commands read."""
 
-    def __init__(self, tmp_path: Path, db_url: str) -> None:
+    def __init__(self, tmp_path: Path, db_url: str, held_back: int | None = None) -> None:
         corpus = load_corpus()
         self.config = tmp_path / "my.yaml"
         self.config.write_text(yaml.safe_dump({"database_url": db_url, "outlets": Newsroom(corpus).outlets_config(),
                                                "alerts": {"rules": [{"name": "spreading"}]}}), encoding="utf-8")
         self.settings = corpus_settings(corpus, db_url).with_overrides(alerts={"rules": [{"name": "spreading"}]})
         self.db = Database(db_url)
-        ingest_story(self.db, self.settings, KOSOVO, upto=8)
+        if held_back is None:
+            ingest_story(self.db, self.settings, KOSOVO, upto=8)
+        else:  # one Kosovo article arrives late, later (arrive())
+            ingest_story(self.db, self.settings, KOSOVO, upto=held_back)
+            ingest_story(self.db, self.settings, KOSOVO, start=held_back + 1, upto=8)
         ingest_story(self.db, self.settings, POLITICO, upto=6)
 
     def run(self, *args: str, ok: bool = True) -> str:
@@ -127,6 +131,32 @@ def test_a_moved_article_is_not_put_back(desk: Desk) -> None:
     history = json.loads(desk.run("story", str(politico), "--json"))  # the tree of the story it went to has it
     entry = next(a for a in history["articles"] if a["id"] == moved)
     assert entry["kind"] == "origin" or desk.stories_of([entry["source"]]) == {politico}
+
+
+@pytest.mark.parametrize("correction", ["split", "move"])
+def test_a_late_article_that_replays_the_story_keeps_the_correction(tmp_path: Path, sqlite_url: str,
+                                                                     correction: str) -> None:
+    """An article published before the corrected ones arrives after the correction: placement takes
+    the later articles out and places them again after it, and they go where the desk put them."""
+    desk = Desk(tmp_path, sqlite_url, held_back=2)
+    kosovo, politico = desk.story(desk.ids(KOSOVO)), desk.story(desk.ids(POLITICO))
+    leaving = desk.ids(KOSOVO, 5, 8)
+    if correction == "split":
+        desk.run("correct", "split", str(kosovo), *map(str, leaving))
+        target = desk.story(leaving)
+    else:
+        for aid in leaving:
+            desk.run("correct", "move", str(aid), "--to", str(politico))
+        target = politico
+    late = desk.arrive(KOSOVO, 2)  # Oranews 07:31, before the articles moved out (08:22 on)
+    assert desk.stories_of([late]) == {kosovo}
+    with desk.db.session() as s:  # placement decided them again (the desk's own note is gone), held by the correction
+        notes = [a.features["placement"] for a in s.scalars(select(Article).where(Article.id.in_(leaving)))]
+    assert all("who" not in n["evidence"] for n in notes), notes
+    assert {n["reason"] for n in notes} <= {"correction", "new"} and "correction" in {n["reason"] for n in notes}
+    assert desk.story(leaving) == target and desk.story(desk.ids(KOSOVO, 0, 5)) == kosovo
+    desk.rebuild()
+    assert desk.story(leaving) == target and desk.story(desk.ids(KOSOVO, 0, 5)) == kosovo
 
 
 def test_undo_places_the_articles_again_as_without_the_correction(desk: Desk) -> None:
