@@ -223,3 +223,23 @@ def test_a_refused_correction_says_why_and_changes_nothing(desk: Desk) -> None:
     assert "leaves nothing behind" in out
     assert "no story 999" in desk.run("correct", "merge", str(kosovo), "999", ok=False)
     assert json.loads(desk.run("history", str(kosovo), "--json")) == []
+
+
+def test_mute_unmute_and_acknowledge_from_the_command_line(desk: Desk) -> None:
+    kosovo = desk.story(desk.ids(KOSOVO))
+    alerts = json.loads(desk.run("alerts", "--json"))
+    mine = [a for a in alerts if a["story_id"] == kosovo]
+    assert mine and all(a["acknowledged_at"] is None for a in mine)
+    assert f"alert {mine[0]['id']} acknowledged" in desk.run("alerts", "ack", str(mine[0]["id"]))
+    shown = {a["id"]: a for a in json.loads(desk.run("alerts", "--json"))}
+    assert shown[mine[0]["id"]]["acknowledged_by"] == "ana"
+    assert "acknowledged by ana" in desk.run("alerts")
+    assert "no alert 999" in desk.run("alerts", "ack", "999", ok=False)
+    assert f"story {kosovo} muted until 2099-01-01T00:00:00+00:00 up to 10 outlets" in desk.run(
+        "mute", str(kosovo), "--until", "2099-01-01", "--upto", "10")
+    desk.arrive(KOSOVO, 8)
+    desk.arrive(KOSOVO, 9)  # ten outlets: level 10, muted
+    levels = {a["level"]: a for a in json.loads(desk.run("alerts", "--json")) if a["story_id"] == kosovo}
+    assert levels["10"]["muted"] and levels["10"]["deliveries"] == []
+    assert "1 mute(s) lifted" in desk.run("unmute", str(kosovo))
+    assert "is not a date" in desk.run("mute", str(kosovo), "--until", "soon", ok=False)
