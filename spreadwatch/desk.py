@@ -81,7 +81,8 @@ def merge(session: Session, into: int, other: int, who: str, settings: Settings,
     repo.lock_stories(session)
     together = _ids(session, a.id) + _ids(session, b.id)
     c = _record(session, kind="merge", story_id=a.id, other_story_id=b.id, together=sorted(together), rest=[],
-                detail={"title": a.title, "other_title": b.title}, who=who, created_at=now)
+                detail={"title": a.title, "other_title": b.title, "other_articles": _ids(session, b.id)},
+                who=who, created_at=now)
     repo.merge_stories(session, a.id, [b.id])  # b points to a: its alerts count as a's (alerts.rules.merged_family)
     session.flush()
     _refresh(session, settings, [a.id], now)
@@ -202,7 +203,10 @@ def undo(session: Session, correction_id: int, who: str, settings: Settings, now
     named = [int(x) for x in [*c.together, *c.rest]]
     stories = set(session.scalars(select(Article.story_id).where(Article.id.in_(named), Article.story_id.is_not(None))))
     articles = list(session.scalars(select(Article).where(Article.story_id.in_(stories))))
-    changed = placement.replace_articles(session, articles, settings)
+    # an undone merge gives the merged story's articles their story back (and its alerts with it)
+    restore = {int(aid): c.other_story_id for aid in (c.detail or {}).get("other_articles", [])} \
+        if c.kind == "merge" and c.other_story_id else {}
+    changed = placement.replace_articles(session, articles, settings, restore)
     session.flush()
     evaluate(session, [sid for sid in changed if session.get_one(Story, sid).status == "active"], settings, now)
     return c

@@ -217,17 +217,21 @@ def _place_in_order(session, articles: list[Article], former: dict[int, int | No
     return first, touched, merged  # type: ignore[return-value]
 
 
-def replace_articles(session, articles: list[Article], settings: Settings) -> list[int]:  # type: ignore[no-untyped-def]
+def replace_articles(session, articles: list[Article], settings: Settings,  # type: ignore[no-untyped-def]
+                     restore: dict[int, int] | None = None) -> list[int]:
     """Take these articles out of their stories and place them again in publication order, as if
     they arrived in that order (with the analysts' corrections): a rebuild, whole or of the stories
-    a correction's undo touches. Returns the stories changed; their trees and counts are rebuilt."""
+    a correction's undo touches. `restore` gives articles the (merged, now empty) story they should
+    take back if they start one. Returns the stories changed; their trees and counts are rebuilt."""
     if not articles:
         return []
     repo.lock_stories(session)
     ordered = sorted(articles, key=lambda a: (repo.article_time(a), a.id))
     former = {a.id: a.story_id for a in ordered}
     emptied = _detach(session, ordered, settings)
-    _, touched, _ = _place_in_order(session, ordered, former, set(emptied), settings)
+    former.update(restore or {})
+    spare = set(emptied) | set((restore or {}).values())
+    _, touched, _ = _place_in_order(session, ordered, former, spare, settings)
     for sid in sorted(touched):
         s = session.get_one(Story, sid)
         if s.status == "active":
