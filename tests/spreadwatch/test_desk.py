@@ -106,7 +106,7 @@ def test_split_holds_and_the_next_bridging_copy_does_not_merge_them_again(desk: 
     # the next Kosovo articles are copies of Bild, like both parts: they join one part, never both
     later = [desk.arrive(KOSOVO, n) for n in (8, 9, 10)]
     assert desk.story(leaving) == part and desk.story(staying) == kosovo
-    assert desk.stories_of(later) <= {kosovo, part, *desk.stories_of(later)}
+    assert desk.stories_of(later) <= {kosovo, part}  # no third story: an uncorrected article is placed freely
     desk.rebuild()
     assert desk.story(leaving) != desk.story(staying)
     assert desk.story(leaving) == part and desk.story(staying) == kosovo  # the ids stay with their articles
