@@ -17,7 +17,7 @@ from spreadwatch import desk as actions
 from storage import Alert, Correction, Link
 from tests.alerts.replayed import KOSOVO, POLITICO
 from tests.spreadwatch.test_desk import Desk
-from tests.web.conftest import serve
+from tests.web.conftest import ARTIFACTS, serve
 from tests.web.test_browser import CHROMIUM, FLAGS
 from web.app import create_app
 
@@ -155,6 +155,8 @@ def test_undo_mute_and_acknowledge_from_the_page(site: Served) -> None:
     with site.db.session() as s:
         assert s.get_one(Alert, alert_id).acknowledged_by == "ana"
     assert site.tab.locator("script").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    site.tab.screenshot(path=str(ARTIFACTS / "story-desk.png"), full_page=True)
 
 
 def test_writes_need_the_desk_token_and_the_forms_csrf_value(site: Served) -> None:
