@@ -16,13 +16,18 @@ class _M(BaseModel):
 
 class Rule(_M):
     name: str = Field(min_length=1)
-    kind: Literal["outlets", "languages", "countries", "denial"] = "outlets"
+    kind: Literal["outlets", "languages", "countries", "denial", "rate"] = "outlets"
     watch: str | None = None  # None: any watch; a story must match a watch to alert at all
     levels: list[int] = Field(default=[3, 5, 10], min_length=1)  # for "outlets": distinct outlets reached
     window_hours: float = Field(default=24, gt=0)
     # denial: "any" alerts on a denial (level `denied`) and again, as level `official`, when an official
     # source denies; "official" alerts only on an official source's denial
     sources: Literal["any", "official"] = "any"
+    # rate: a level N is reached when N outlets new to the story appear within `window_minutes`; with
+    # `factor`, only when that is also `factor` times the story's own rate over the `baseline_hours` before
+    window_minutes: float | None = Field(default=None, gt=0)
+    factor: float | None = Field(default=None, gt=1)
+    baseline_hours: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _positive_levels(self) -> Rule:
@@ -30,6 +35,13 @@ class Rule(_M):
             raise ValueError(f"levels must be outlet counts of 1 or more, got {self.levels}")
         if self.sources != "any" and self.kind != "denial":
             raise ValueError("`sources:` narrows a denial rule (kind: denial) only")
+        rate_keys = [k for k in ("window_minutes", "factor", "baseline_hours") if getattr(self, k) is not None]
+        if rate_keys and self.kind != "rate":
+            raise ValueError(f"`{rate_keys[0]}:` belongs to a rate rule (kind: rate) only")
+        if self.kind == "rate" and self.window_minutes is None:
+            raise ValueError("a rate rule needs `window_minutes:` (new outlets counted within that many minutes)")
+        if self.kind == "rate" and self.baseline_hours is not None and self.factor is None:
+            raise ValueError("`baseline_hours:` is the period `factor:` compares with: set `factor:` too")
         return self
 
 

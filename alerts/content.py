@@ -19,6 +19,7 @@ def alert_facts(alert: Alert) -> dict[str, Any]:
     summary = alert.summary or {}
     return {"id": alert.id, "rule": alert.rule, "level": alert.level, "kind": summary.get("kind", "outlets"),
             "levels": list(summary.get("levels") or [alert.level]), "window_hours": summary.get("window_hours"),
+            "window_minutes": summary.get("window_minutes"),
             "created_at": alert.created_at.isoformat()}
 
 

@@ -78,10 +78,24 @@ def digest_message(s: Session, digest: Digest, base_url: str | None) -> tuple[Me
     how many deliveries it carries."""
     members = list(s.scalars(select(Delivery).where(Delivery.digest_id == digest.id)))
     alerts = list(s.scalars(select(Alert).where(Alert.id.in_([d.alert_id for d in members]))))
-    news = story_news(s, alerts)
+    seen = acknowledged_stories(s, [a.story_id for a in alerts])
+    news = story_news(s, [a for a in alerts if a.story_id not in seen])
     end = digest.period_end.isoformat(timespec="minutes")
     payload = digest_payload(digest.id, digest.channel, end, news, len(members))
     return (render_digest(news, end, base_url) if news else None), payload, len(members)
+
+
+def acknowledged_stories(s: Session, story_ids: list[int]) -> set[int]:
+    """Of these stories, those an analyst acknowledged an alert of (theirs or a story's merged into
+    them): a digest leaves them out; they are being handled."""
+    from alerts.rules import merged_family
+
+    out = set()
+    for sid in set(story_ids):
+        family = merged_family(s, sid)
+        if s.scalar(select(Alert.id).where(Alert.story_id.in_(family), Alert.acknowledged_at.is_not(None)).limit(1)):
+            out.add(sid)
+    return out
 
 
 def _rowcount(result: Result[Any]) -> int:

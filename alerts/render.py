@@ -108,6 +108,9 @@ def what_happened(alert: dict[str, Any]) -> str:
         news = f"reached {' → '.join(levels)} outlets{within}"
     elif kind in ("languages", "countries"):
         news = f"crossed into {'a new language' if kind == 'languages' else 'a new country'}: {', '.join(levels)}"
+    elif kind == "rate":
+        minutes = alert.get("window_minutes")
+        news = f"gained {' → '.join(levels)} new outlets within {minutes:g} min" if minutes else ", ".join(levels)
     elif kind == "denial":
         news = "an official source denied it" if "official" in levels else "a denial or debunk appeared"
     else:

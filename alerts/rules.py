@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import Rule, alert_settings
 from spreadwatch.settings import Settings
-from storage.models import Alert, Article, Delivery, Link, Outlet, Story
+from storage.models import Alert, Article, Delivery, Link, Outlet, Story, StoryMute
 from storage.stories_repo import article_time, story_articles, story_summary
 
 
@@ -25,6 +25,9 @@ def reached_levels(session: Session, rule: Rule, story: Story, articles: list[An
         return []  # the story is what spreads; a watch is what makes it worth an alert
     if rule.kind == "outlets":
         most = most_outlets_within(articles, timedelta(hours=rule.window_hours))
+        return [str(n) for n in sorted(rule.levels) if most >= n]
+    if rule.kind == "rate":
+        most = most_new_outlets_within(articles, rule)
         return [str(n) for n in sorted(rule.levels) if most >= n]
     if rule.kind == "languages":
         return [f"{lang}" for lang in _beyond_origin(story, articles, lambda a: a.language)]
@@ -50,6 +53,36 @@ def most_outlets_within(articles: list[Any], window: timedelta) -> int:
                 del inside[gone]
             first += 1
         best = max(best, len(inside))
+    return best
+
+
+def most_new_outlets_within(articles: list[Any], rule: Rule) -> int:
+    """The most outlets new to the story (their first article in it) within `rule.window_minutes`;
+    with `rule.factor`, counted only in windows where that is at least `factor` times the story's
+    own rate of new outlets over the `baseline_hours` (default 24) before the window (so only once
+    the story is that old: a young story's burst is what the count alone is for)."""
+    window = timedelta(minutes=rule.window_minutes or 60)
+    firsts: dict[int, datetime] = {}
+    for a in articles:
+        t = article_time(a)
+        if a.outlet_id not in firsts or t < firsts[a.outlet_id]:
+            firsts[a.outlet_id] = t
+    times = sorted(firsts.values())
+    baseline = timedelta(hours=rule.baseline_hours or 24)
+    best = start = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - window:
+            start += 1
+        count = end - start + 1
+        if rule.factor is not None:
+            begin = t - window
+            if times[0] > begin - baseline:
+                continue  # the story is younger than its baseline: it has no usual rate to beat yet
+            before = sum(1 for x in times[:start] if x > begin - baseline)
+            usual = before * (window / baseline)  # new outlets the story's recent rate gives a window
+            if count < rule.factor * usual:
+                continue
+        best = max(best, count)
     return best
 
 
@@ -84,10 +117,11 @@ def evaluate(session: Session, story_ids: list[int], settings: Settings, now: da
         # levels reached by stories merged into this one count as reached: no second alert for them
         family = merged_family(session, story_id)
         known = {(a.rule, a.level) for a in session.scalars(select(Alert).where(Alert.story_id.in_(family)))}
+        mutes = active_mutes(session, family, now)
         for rule in cfg.rules:
             new = [lv for lv in reached_levels(session, rule, story, articles) if (rule.name, lv) not in known]
             if new:
-                alert = _record(session, story, rule, new, cfg.channels, now)
+                alert = _record(session, story, rule, new, cfg.channels, now, mutes)
                 if alert is not None:
                     fired.append(alert)
     return fired
@@ -103,17 +137,35 @@ def merged_family(session: Session, story_id: int) -> list[int]:
     return family
 
 
+def active_mutes(session: Session, story_ids: list[int], now: datetime) -> list[StoryMute]:
+    """The mutes in force now on these stories (a story and those merged into it)."""
+    q = select(StoryMute).where(StoryMute.story_id.in_(story_ids), StoryMute.lifted_at.is_(None))
+    return [m for m in session.scalars(q) if m.until is None or m.until > now]
+
+
+def silenced(mutes: list[StoryMute], rule: Rule, level: str) -> bool:
+    """A mute silences every level, or with `upto` the outlet-count levels up to it (and the levels
+    that are not counts): a story that spreads beyond what the analyst expected alerts again."""
+    for m in mutes:
+        if m.upto is None or not level.isdigit() or rule.kind not in ("outlets", "rate") or int(level) <= m.upto:
+            return True
+    return False
+
+
 def _record(session: Session, story: Story, rule: Rule, levels: list[str], channels: list[Any],
-            now: datetime) -> Alert | None:
+            now: datetime, mutes: list[StoryMute] | None = None) -> Alert | None:
     summary: dict[str, Any] = {"story": story_summary(story), "rule": rule.name, "kind": rule.kind,
-                               "levels": levels, "window_hours": rule.window_hours}
+                               "levels": levels, "window_hours": rule.window_hours,
+                               **({"window_minutes": rule.window_minutes} if rule.kind == "rate" else {})}
+    muted = {lv for lv in levels if mutes and silenced(mutes, rule, lv)}
+    loud = [lv for lv in levels if lv not in muted]
     sent: Alert | None = None
-    for i, level in enumerate(levels):
-        last = i == len(levels) - 1  # only the highest new level is sent; the rest are marked as reached
+    for level in levels:
+        last = bool(loud) and level == loud[-1]  # only the highest new level is sent; the rest are marked as reached
         try:
             with session.begin_nested():  # another process may record the same level at the same moment
                 alert = Alert(story_id=story.id, rule=rule.name, level=level, created_at=now,
-                              summary={**summary, "superseded": not last})
+                              summary={**summary, "superseded": not last, **({"muted": True} if level in muted else {})})
                 session.add(alert)
                 session.flush()
                 if last:
@@ -123,3 +175,29 @@ def _record(session: Session, story: Story, rule: Rule, levels: list[str], chann
         except IntegrityError:
             continue
     return sent
+
+
+def carry_alerts(session: Session, kept_id: int, split_id: int, now: datetime) -> None:
+    """After story `split_id` was split out of `kept_id`: each alert of the story (and of the stories
+    merged into it) goes with the part holding most of the articles it was raised on (those seen by
+    then); the other part records the level as reached, unsent, so no level is alerted twice."""
+    family = merged_family(session, kept_id)
+    parts = {sid: {a.id: a.first_seen_at for a in session.scalars(select(Article).where(Article.story_id == sid))}
+             for sid in (kept_id, split_id)}
+    for alert in list(session.scalars(select(Alert).where(Alert.story_id.in_(family)).order_by(Alert.id))):
+        seen = {sid: sum(1 for t in part.values() if t <= alert.created_at) for sid, part in parts.items()}
+        holder = split_id if seen[split_id] > seen[kept_id] else kept_id
+        if holder == split_id and not _has(session, [split_id], alert):
+            alert.story_id = split_id
+            session.flush()
+        other = kept_id if holder == split_id else split_id
+        other_family = merged_family(session, kept_id) if other == kept_id else [split_id]
+        if not _has(session, other_family, alert):
+            session.add(Alert(story_id=other, rule=alert.rule, level=alert.level, created_at=now,
+                              summary={**(alert.summary or {}), "superseded": True, "carried_from": alert.id}))
+            session.flush()
+
+
+def _has(session: Session, story_ids: list[int], alert: Alert) -> bool:
+    return session.scalar(select(Alert.id).where(Alert.story_id.in_(story_ids), Alert.rule == alert.rule,
+                                                 Alert.level == alert.level).limit(1)) is not None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from spreadwatch.corrections import constrain, fix_links
 from spreadwatch.settings import Settings
 from storage import stories_repo as repo
 from storage.models import Article, Story
@@ -141,7 +142,7 @@ def choose_story(session, article: Article, settings: Settings) -> Choice:  # ty
     stories = repo.stories_sharing(session, query_terms(feats, credits, article.outlet.key), when, window)
     decision = assign(feats, when, hashed, near, [_profile(s) for s in stories], window, credits,
                       outlet=article.outlet.key)
-    return Choice(decision, keys, when, window)
+    return Choice(constrain(session, article, decision), keys, when, window)
 
 
 def query_terms(feats: Features, credits: frozenset[str], outlet: str, lemmas: int = 15, anchors: int = 20) -> set[str]:
@@ -177,25 +178,8 @@ def _place_with_replay(session, article: Article, later: list[Article],  # type:
     the story their first article joined."""
     former = {a.id: a.story_id for a in later}
     emptied = _detach(session, later, settings)
-    spare = set(emptied)
-    touched: set[int] = set()
-    first: tuple[Story, bool, Decision] | None = None
-    merged: list[int] = []
-    for a in [article] + later:
-        decision = choose_story(session, a, settings).decision
-        own = [former[a.id]] if former.get(a.id) in spare else []
-        story, created = _join(session, a, decision, own)
-        spare.discard(story.id)
-        if decision.merge:
-            repo.merge_stories(session, story.id, decision.merge)
-            merged += decision.merge
-            session.flush()
-            rebuild_profile(session, story, settings)
-        touched.add(story.id)
-        if first is None:
-            first = (story, created, decision)
-    story, created, decision = first  # type: ignore[misc]
-    _retire(session, sorted(sid for sid in spare if sid not in touched))
+    first, touched, merged = _place_in_order(session, [article] + later, former, set(emptied), settings)
+    story, created, decision = first
     articles: list[Article] = []
     for sid in sorted(touched):
         s = session.get_one(Story, sid)
@@ -206,6 +190,53 @@ def _place_with_replay(session, article: Article, later: list[Article],  # type:
             articles = rows
     return Placement(story.id, created and story.id not in emptied, merged, sorted(touched | set(emptied)),
                      decision.reason, articles, replayed=len(later))
+
+
+def _place_in_order(session, articles: list[Article], former: dict[int, int | None], spare: set[int],  # type: ignore[no-untyped-def]
+                    settings: Settings) -> tuple[tuple[Story, bool, Decision], set[int], list[int]]:
+    """Place detached articles one by one in this order; an article that starts a story takes back
+    the one it left if that is still empty (`spare`); stories left empty are retired. Returns the
+    first article's (story, created, decision), the stories touched and the stories merged."""
+    touched: set[int] = set()
+    first: tuple[Story, bool, Decision] | None = None
+    merged: list[int] = []
+    for a in articles:
+        decision = choose_story(session, a, settings).decision
+        own = [former[a.id]] if former.get(a.id) in spare else []
+        story, created = _join(session, a, decision, own)  # type: ignore[arg-type]
+        spare.discard(story.id)
+        if decision.merge:
+            repo.merge_stories(session, story.id, decision.merge)
+            merged += decision.merge
+            session.flush()
+            rebuild_profile(session, story, settings)
+        touched.add(story.id)
+        if first is None:
+            first = (story, created, decision)
+    _retire(session, sorted(sid for sid in spare if sid not in touched))
+    return first, touched, merged  # type: ignore[return-value]
+
+
+def replace_articles(session, articles: list[Article], settings: Settings,  # type: ignore[no-untyped-def]
+                     restore: dict[int, int] | None = None) -> list[int]:
+    """Take these articles out of their stories and place them again in publication order, as if
+    they arrived in that order (with the analysts' corrections): a rebuild, whole or of the stories
+    a correction's undo touches. `restore` gives articles the (merged, now empty) story they should
+    take back if they start one. Returns the stories changed; their trees and counts are rebuilt."""
+    if not articles:
+        return []
+    repo.lock_stories(session)
+    ordered = sorted(articles, key=lambda a: (repo.article_time(a), a.id))
+    former = {a.id: a.story_id for a in ordered}
+    emptied = _detach(session, ordered, settings)
+    former.update(restore or {})
+    spare = set(emptied) | set((restore or {}).values())
+    _, touched, _ = _place_in_order(session, ordered, former, spare, settings)
+    for sid in sorted(touched):
+        s = session.get_one(Story, sid)
+        if s.status == "active":
+            rebuild_story(session, s, settings)
+    return sorted(touched | set(emptied))
 
 
 def _detach(session, articles: list[Article], settings: Settings) -> set[int]:  # type: ignore[no-untyped-def]
@@ -325,7 +356,7 @@ def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-
     if articles is None:
         articles = _story_articles(session, story.id)
     edges = build_tree([_node(a) for a in articles], outlet_aliases(settings))
-    repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
+    repo.replace_links(session, [a.id for a in articles], fix_links(session, [_link_row(e) for e in edges]))
     repo.refresh_story(session, story, articles, edges[0].article_id)
     return articles
 
@@ -338,7 +369,7 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
     aliases = outlet_aliases(settings)
     if at == 0:  # a new origin: every edge may change
         edges = build_tree([_node(a) for a in articles], aliases)
-        repo.replace_links(session, [a.id for a in articles], [_link_row(e) for e in edges])
+        repo.replace_links(session, [a.id for a in articles], fix_links(session, [_link_row(e) for e in edges]))
     else:
         nodes = [_node(a, whole=False) for a in articles]
         stored = repo.links_of(session, [a.id for a in articles[at + 1:]])
@@ -347,7 +378,8 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
             nodes[i] = _node(articles[i])
         nodes[at] = _node(article)
         edges = edges_at(nodes, redo, aliases)
-        repo.replace_links(session, [nodes[i].article_id for i in redo], [_link_row(e) for e in edges])
+        repo.replace_links(session, [nodes[i].article_id for i in redo],
+                           fix_links(session, [_link_row(e) for e in edges]))
     repo.refresh_story(session, story, articles, articles[0].id)
 
 

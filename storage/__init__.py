@@ -5,18 +5,20 @@ from storage.models import (
     Alert,
     Article,
     Base,
+    Correction,
     Delivery,
     Feed,
     Link,
     LshBand,
     Outlet,
     Story,
+    StoryMute,
     StoryTerm,
     WatchMatch,
     utcnow,
 )
 
 __all__ = [
-    "Alert", "Article", "Base", "Database", "DatabaseUnavailable", "Delivery", "Feed", "Link", "LshBand", "Outlet",
-    "Story", "StoryTerm", "WatchMatch", "make_engine", "upgrade", "utcnow",
+    "Alert", "Article", "Base", "Correction", "Database", "DatabaseUnavailable", "Delivery", "Feed", "Link", "LshBand", "Outlet",
+    "Story", "StoryMute", "StoryTerm", "WatchMatch", "make_engine", "upgrade", "utcnow",
 ]

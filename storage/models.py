@@ -198,6 +198,9 @@ class Alert(Base):
     level: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what was true when it fired
+    # an analyst said they have seen it (`spreadwatch alerts ack`, the web page): a digest leaves the story out
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
 
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="alert")
 
@@ -237,3 +240,40 @@ class Digest(Base):
     claimed_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+
+
+class Correction(Base):
+    """An analyst's correction of a story (the desk): merge, split, move, a link's kind, an article's source.
+
+    Placement keeps them for every later article and every rebuild through the article groups they
+    name: the articles of `together` are kept in one story, and when `rest` is not empty those of
+    `together` are kept apart from those of `rest` (spreadwatch/corrections.py reads them)."""
+
+    __tablename__ = "correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # merge | split | move | link-kind | source
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)  # the story corrected
+    other_story_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"))  # merged in, split off, moved to
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id"), index=True)
+    together: Mapped[list[Any]] = mapped_column(JSON, default=list)  # article ids kept in one story
+    rest: Mapped[list[Any]] = mapped_column(JSON, default=list)  # article ids kept apart from `together`
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    who: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class StoryMute(Base):
+    """A story an analyst muted: no alert is sent for it (until `until`, or for levels up to `upto`)."""
+
+    __tablename__ = "story_mute"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("story.id"), index=True)
+    until: Mapped[datetime | None]
+    upto: Mapped[int | None] = mapped_column(Integer)  # outlet-count levels up to this stay silent; above alert
+    who: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_at: Mapped[datetime | None]

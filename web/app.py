@@ -27,6 +27,7 @@ from spreadwatch.settings import Settings
 from storage import Database
 from storage.stories_repo import list_stories, story_history
 from web.history import format_delay, format_evidence, history_csv, parse_age, plain, tree_rows
+from web.desk import Csrf, add_desk_routes, desk_user, parse_desk_tokens, story_desk
 from web.png import render_png
 from web.schemas import Problem, StoryHistory, StorySummary
 from web.serving import DOCS_CSP, HeadAsGet, add_docs, add_error_pages, redact_access_log
@@ -59,11 +60,16 @@ def _printable(value: Any) -> Any:
 TEMPLATES.env.finalize = _printable
 
 
-def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
-    """The app over the database named in the settings; with a token, every route requires it."""
+def create_app(settings: Settings, *, token: str | None = None, desk_tokens: dict[str, str] | None = None) -> FastAPI:
+    """The app over the database named in the settings; with a token, every route requires it.
+    `desk_tokens` (name -> secret; default $SPREADWATCH_DESK_TOKENS) also open every route, and
+    the desk's write actions, recorded under the token's name (web/desk.py)."""
     db = Database(settings.database_url)
     token = token or os.environ.get("SPREADWATCH_WEB_TOKEN") or None
-    guard = [Security(token_guard(token))] if token else []
+    if desk_tokens is None:
+        desk_tokens = parse_desk_tokens(os.environ.get("SPREADWATCH_DESK_TOKENS"))
+    secrets = ([token] if token else []) + list(desk_tokens.values())
+    guard = [Security(token_guard(*secrets))] if secrets else []
     app = FastAPI(title="spreadwatch", version="0.1.0", dependencies=guard,
                   responses=UNAUTHORIZED if token else None, docs_url=None, redoc_url=None,
                   description="How stories spread across news outlets: a read-only API. The shapes are those "
@@ -76,19 +82,28 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     redact_access_log()
     _api_routes(app, db)
     _export_routes(app, db)
-    _page_routes(app, db, settings, suffix, token)
+    csrf = Csrf()
+
+    def suffix_of(request: Request) -> str:
+        """Links on a page carry the token the page was opened with (a desk user's own)."""
+        mine = desk_user(request, desk_tokens)  # type: ignore[arg-type]
+        return "?" + urlencode({"token": desk_tokens[mine]}) if mine else suffix  # type: ignore[index]
+
+    _page_routes(app, db, settings, suffix, token, lambda r: (suffix_of(r), desk_user(r, desk_tokens), csrf))  # type: ignore[arg-type]
+    if desk_tokens:
+        add_desk_routes(app, db, settings, desk_tokens, csrf, suffix_of)
     return app
 
 
-def token_guard(token: str) -> Callable[..., None]:
+def token_guard(*tokens: str) -> Callable[..., None]:
     """A dependency that lets a request through only with the token, as a query or a bearer header."""
     bearer = HTTPBearer(auto_error=False, description="The deployment's access token.")
     query = APIKeyQuery(name="token", auto_error=False, description="The access token, for links and browsers.")
 
     def require_token(header: HTTPAuthorizationCredentials | None = Security(bearer),
                       given: str | None = Security(query)) -> None:
-        offered = given or (header.credentials if header else "")
-        if not hmac.compare_digest(offered.encode(), token.encode()):
+        offered = (given or (header.credentials if header else "")).encode()
+        if not any([hmac.compare_digest(offered, t.encode()) for t in tokens]):  # each compared, in constant time
             raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
 
     return require_token
@@ -168,7 +183,8 @@ def _export_routes(app: FastAPI, db: Database) -> None:
                         headers=_disposition(f"story-{story_id}-history.csv"))
 
 
-def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, token: str | None) -> None:
+def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, token: str | None,
+                 desk_of: Callable[[Request], tuple[str, str | None, Csrf]]) -> None:
     choices = {"watches": sorted(w.name for w in settings.watches),
                "languages": sorted({o.language for o in settings.outlets if o.language}),
                "outlets": sorted((o.key, o.name) for o in settings.outlets)}
@@ -193,14 +209,18 @@ def _page_routes(app: FastAPI, db: Database, settings: Settings, suffix: str, to
              summary="A story's page", response_description="An HTML page.")
     def page_story(request: Request, story_id: int) -> Any:
         """The timeline picture above the propagation tree as a table with each link's evidence."""
+        here, who, csrf = desk_of(request)
         h = _history(db, story_id)
         if h["story"]["id"] != story_id:  # merged: show it under the id it lives on
-            return RedirectResponse(f"/stories/{h['story']['id']}{suffix}", status_code=307)
+            return RedirectResponse(f"/stories/{h['story']['id']}{here}", status_code=307)
+        with db.session(read_only=True) as s:
+            shown = story_desk(s, story_id)
         return TEMPLATES.TemplateResponse(request, "story.html", {
             "h": h, "tree": tree_rows(h), "svg": render_svg(layout_timeline(h), standalone=False),
             "delay": format_delay,
             "evidence": format_evidence, "colours": KIND_COLOURS, "language_colour": language_colour,
-            "is_web_address": is_web_address, "suffix": suffix})
+            "is_web_address": is_web_address, "suffix": here, "desk": shown, "who": who,
+            "csrf": csrf.issue(who) if who else ""})
 
 
 def _history(db: Database, story_id: int) -> dict[str, Any]:

@@ -37,7 +37,8 @@ def alerts(ctx: typer.Context, as_json: bool = typer.Option(False, "--json"), co
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(str(r["id"]), r["created_at"][:16], f"{r['story_id']} {r['story_title'][:50]}", r["rule"],
-                      r["level"] + (" (superseded)" if r["superseded"] else ""),
+                      r["level"] + (" (superseded)" if r["superseded"] else "") + (" (muted)" if r["muted"] else "")
+                      + (f" (acknowledged by {r['acknowledged_by']})" if r["acknowledged_at"] else ""),
                       ", ".join(_delivery_cell(d) for d in r["deliveries"]) or "-")
     Console().print(table)
 
@@ -61,11 +62,26 @@ def list_alerts(database: Any) -> list[dict[str, Any]]:
         titles = {st.id: st.title for st in s.scalars(select(Story))}
         return [{"id": a.id, "created_at": iso(a.created_at), "story_id": a.story_id,
                  "story_title": titles.get(a.story_id, ""), "rule": a.rule, "level": a.level,
-                 "superseded": bool(a.summary.get("superseded")),
+                 "superseded": bool(a.summary.get("superseded")), "muted": bool(a.summary.get("muted")),
+                 "acknowledged_at": iso(a.acknowledged_at) if a.acknowledged_at else None,
+                 "acknowledged_by": a.acknowledged_by,
                  "deliveries": [{"channel": d.channel, "state": d.state, "attempts": d.attempts,
                                  "last_error": d.last_error, "sent_at": iso(d.sent_at), "digest_id": d.digest_id}
                                 for d in sorted(a.deliveries, key=lambda d: d.id)]}
                 for a in alerts]
+
+
+@alerts_app.command("ack")
+def ack(alert_ids: list[int] = typer.Argument(..., help="Alert IDs (from `spreadwatch alerts`)."),
+        who: Optional[str] = typer.Option(None, "--who", help="Your name (default $SPREADWATCH_USER, else your login)."),
+        config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
+    """Acknowledge alerts: shown as seen, and a digest leaves their stories out."""
+    from spreadwatch.commands.desk import desk_user, run_desk
+    from spreadwatch.desk import acknowledge
+
+    def act(s: Any, settings: Any) -> str:
+        return "; ".join(f"alert {acknowledge(s, i, desk_user(who)).id} acknowledged" for i in alert_ids)
+    run_desk(config, db, act)
 
 
 @alerts_app.command("send")

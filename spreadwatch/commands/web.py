@@ -24,13 +24,23 @@ def register(app: typer.Typer) -> None:
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
           port: int = typer.Option(8080, "--port"),
           token: Optional[str] = typer.Option(None, "--token", help="Require this token (or $SPREADWATCH_WEB_TOKEN)."),
+          desk_token: Optional[list[str]] = typer.Option(None, "--desk-token", help=(
+              "NAME=SECRET: a token that may also correct stories, recorded as NAME (repeat it; "
+              "or $SPREADWATCH_DESK_TOKENS, comma-separated).")),
           config: Optional[Path] = ConfigOpt, db: Optional[str] = DbOpt) -> None:
-    """Start the read-only web app: stories at /, a story at /stories/ID, the API at /api/ (docs at /docs)."""
+    """Start the web app: stories at /, a story at /stories/ID, the API at /api/ (docs at /docs); read-only
+    unless desk tokens are given."""
     import uvicorn
 
     from web.app import create_app
+    from web.desk import parse_desk_tokens
 
-    uvicorn.run(create_app(_settings(config, db), token=token), host=host, port=port, log_level="info")
+    try:
+        tokens = parse_desk_tokens(",".join(desk_token)) if desk_token else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--desk-token") from None
+    uvicorn.run(create_app(_settings(config, db), token=token, desk_tokens=tokens), host=host, port=port,
+                log_level="info")
 
 
 def search(text: str = typer.Argument(..., help="Words that must all appear in a title or text."),

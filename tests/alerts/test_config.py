@@ -20,7 +20,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "alerts.example.yaml"
 def test_the_example_config_validates_with_every_channel_type_and_secrets_from_the_environment() -> None:
     cfg = alert_settings(load_settings(EXAMPLE))
     assert {c.type for c in cfg.channels} == {"email", "slack", "webhook", "apprise"}
-    assert [r.name for r in cfg.rules] == ["spreading", "new-language", "denied", "officially-denied", "kfor-early"]
+    assert [r.name for r in cfg.rules] == ["spreading", "new-language", "denied", "officially-denied", "breaking",
+                                           "taking-off", "kfor-early"]
+    assert [(r.window_minutes, r.factor) for r in cfg.rules if r.kind == "rate"] == [(60, None), (30, 3)]
     assert any(c.digest_minutes for c in cfg.channels) and any(c.security == "tls" for c in cfg.channels)
     for c in cfg.channels:
         assert c.url is None  # URLs (they hold Slack's secret) come from the environment
