@@ -155,3 +155,98 @@ def test_three_workers_make_the_stories_one_process_makes(tmp_path: Path, new_pg
         assert [p.returncode for p in procs] == [0, 0, 0], logs_of(tmp_path)
     assert article_count(pool_url) == expected
     assert stories_of(pool_url) == stories_of(one_url)
+
+
+class FeedHost:
+    """One host of many tiny feeds: records when each request arrived and how many were open at once."""
+
+    RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>{n}</title><link>http://x/</link>'
+           '<description>d</description></channel></rss>')
+
+    def __init__(self, feeds: int, *, answer_seconds: float = 0.03) -> None:
+        self.server = LocalServer()
+        self.answer_seconds = answer_seconds
+        self.lock = threading.Lock()
+        self.open = self.max_open = 0
+        self.arrivals: list[tuple[float, str]] = []
+        self.robots = 0
+        self.paths = [f"/f{i}.xml" for i in range(feeds)]
+        for p in self.paths:
+            self.server.route(p, self._feed)
+        self.server.route("/robots.txt", self._robots)
+
+    def _robots(self, req: Request) -> Response:
+        with self.lock:
+            self.robots += 1
+        return Response(200, b"User-agent: *\nDisallow: /private/\n", {"Content-Type": "text/plain"})
+
+    def _feed(self, req: Request) -> Response:
+        with self.lock:
+            self.arrivals.append((time.monotonic(), req.path))
+            self.open += 1
+            self.max_open = max(self.max_open, self.open)
+        try:
+            time.sleep(self.answer_seconds)  # answered while the request counts as open
+        finally:
+            with self.lock:
+                self.open -= 1
+        etag = f'"{req.path}"'
+        if req.headers.get("if-none-match") == etag:
+            return Response(304, b"", {"ETag": etag})
+        return Response(200, self.RSS.format(n=req.path).encode(), {"Content-Type": "application/rss+xml", "ETag": etag})
+
+    def __enter__(self) -> FeedHost:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+def test_three_workers_poll_500_feeds_once_per_interval_and_keep_each_hosts_limits(
+        tmp_path: Path, new_pg: Callable[[], str]) -> None:
+    hosts = [FeedHost(125) for _ in range(4)]
+    delay, concurrency, interval_s = 0.1, 2, 30.0
+    for h in hosts:
+        h.__enter__()
+    try:
+        outlets = [{"key": f"host{i}", "name": f"Host {i}", "country": "XK", "language": "en",
+                    "homepage": f"https://host{i}.example/", "feeds": [{"url": h.server.url(p)} for p in h.paths]}
+                   for i, h in enumerate(hosts)]
+        url = new_pg()
+        cfg = write_config(tmp_path / "pool.yaml", url, outlets, poll={"interval_minutes": interval_s / 60},
+                           http={"per_host_delay": delay, "per_host_concurrency": concurrency})
+        procs = [start_worker(cfg, tmp_path / f"worker{i}.log", "--concurrency", "8") for i in range(3)]
+        t0 = time.monotonic()
+        try:
+            everyone = wait_for(lambda: all(len({p for _, p in h.arrivals}) == 125 for h in hosts), 90)
+            assert everyone, logs_of(tmp_path)
+            # run on until the second round has begun (the first feeds' interval is over)
+            again = wait_for(lambda: sum(len(h.arrivals) for h in hosts) > 520, interval_s + 30)
+            assert again, logs_of(tmp_path)
+        finally:
+            stop_all(procs)
+        assert [p.returncode for p in procs] == [0, 0, 0], logs_of(tmp_path)
+    finally:
+        for h in hosts:
+            h.__exit__()
+    seconds = time.monotonic() - t0
+    for h in hosts:
+        times: dict[str, list[float]] = defaultdict(list)
+        for at, path in h.arrivals:
+            times[path].append(at)
+        assert set(times) == set(h.paths)  # every feed polled
+        for path, ats in times.items():  # never twice within one interval
+            gaps = [b - a for a, b in zip(ats, ats[1:])]
+            assert all(g >= interval_s * 0.95 for g in gaps), (path, gaps)
+            assert len(ats) <= 1 + seconds // (interval_s * 0.95)
+        # the host's limits held for the pool together, at the server
+        assert h.max_open <= concurrency
+        # the delay, as the server sees it: a request leaves a worker when its event loop gets to it,
+        # so single gaps jitter; over any 1.5 s (15 delays) at most 15 requests arrive, +2 for that
+        # jitter (three workers each keeping the delay on their own would send up to 45)
+        starts = sorted(at for at, _ in h.arrivals)
+        window = 15 * delay
+        busiest = max(sum(1 for t in starts[i:i + 40] if t - s0 < window) for i, s0 in enumerate(starts))
+        assert busiest <= 15 + 2, busiest
+        assert h.robots == 1  # robots.txt once for the pool, not once per worker
