@@ -8,8 +8,8 @@ Jobs (procrastinate tasks, all on the one queue "spreadwatch"):
   feed for a lease) and defers one poll job per feed *in the same transaction*, so a claim without
   its job, or a job without its claim, is never committed.
 - poll(feed_id, claim): runs only if the feed still carries that claim (a compare-and-set that bumps
-  it again), so a job retried after its worker died and a fresh claim after the lease ran out can
-  never both poll the feed. Polling is the daemon's (spreadwatch/cycle.py): the feed, its new
+  it), so no job runs twice on one claim; a poll cut short by a dead worker is made good by the
+  lease: the feed falls due again when it ends and `schedule` claims it anew. Polling is the daemon's (spreadwatch/cycle.py): the feed, its new
   pages, extraction, and per article one transaction for storage, story placement and alert rules.
   Placement takes a transaction-scoped advisory lock (storage/stories_repo.lock_stories), so the
   pool places one article at a time, as one process does.
@@ -130,7 +130,10 @@ def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> 
 
 
 def take_claim(db: Database, settings: Settings, feed_id: int, claim: int) -> FeedState | None:
-    """The feed's state if it still carries `claim` (the claim is bumped: this job now owns it)."""
+    """The feed's state if it still carries `claim`; the claim is bumped, so this run owns the feed
+    for a lease. Any second run of the same job (a retry after its worker died, or after a heartbeat
+    that a busy machine delayed) finds the claim moved and does nothing: a feed whose poll was cut
+    short is claimed again by `schedule` when its lease runs out."""
     intervals = {f.url: f.interval_minutes or settings.poll.interval_minutes
                  for o in settings.outlets if o.enabled for f in o.feeds}
     with db.session(purpose="claim") as s:
@@ -254,8 +257,14 @@ class Pool:
         """Jobs left 'doing' by workers whose heartbeat stopped (killed, machine gone) run again."""
         jobs = list(await self.app.job_manager.get_stalled_jobs(
             queue=QUEUE, seconds_since_heartbeat=self.settings.pool.stalled_seconds))
+        retried = 0
         for job in jobs:
-            await self.app.job_manager.retry_job(job)
+            try:
+                await self.app.job_manager.retry_job(job)
+                retried += 1
+            except Exception:  # another worker's schedule retried it first
+                log.debug("stalled job already retried", extra={"job": job.id})
+        jobs = jobs[:retried]
         if jobs:
             log.warning("stalled jobs retried", extra={"jobs": len(jobs), "tasks": sorted({j.task_name for j in jobs})})
         return len(jobs)
@@ -265,7 +274,7 @@ class Pool:
         if feed is None:
             return  # polled or claimed again meanwhile: this job is a leftover
         async with asyncio.timeout(self.settings.poll.cycle_deadline_seconds):
-            report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed)
+            report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True)
         self.state.polls += 1
         await asyncio.to_thread(record_interval, self.db, self.settings, feed, len(new_ids), report.status == "error")
         if new_ids:
@@ -390,5 +399,6 @@ def run_worker(settings: Settings, concurrency: int, *, health_port: int | None 
     from spreadwatch.logs import configure_logging
 
     configure_logging(as_json=log_json, level=logging.INFO)
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job is too many
     pool = Pool(settings, name=name)
     asyncio.run(pool.run(concurrency, health_port=health_port, health_host=health_host))
