@@ -273,8 +273,13 @@ class Pool:
         feed = await asyncio.to_thread(take_claim, self.db, self.settings, feed_id, claim)
         if feed is None:
             return  # polled or claimed again meanwhile: this job is a leftover
-        async with asyncio.timeout(self.settings.poll.cycle_deadline_seconds):
-            report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True)
+        try:
+            async with asyncio.timeout(self.settings.poll.cycle_deadline_seconds):
+                report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True)
+        except TimeoutError:  # the articles stored so far stay; the feed is due again when its lease ends
+            log.warning("poll cut at its deadline", extra={"feed": feed.url,
+                                                           "seconds": self.settings.poll.cycle_deadline_seconds})
+            return
         self.state.polls += 1
         await asyncio.to_thread(record_interval, self.db, self.settings, feed, len(new_ids), report.status == "error")
         if new_ids:

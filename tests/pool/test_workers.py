@@ -216,11 +216,23 @@ def test_three_workers_poll_500_feeds_once_per_interval_and_keep_each_hosts_limi
         url = new_pg()
         cfg = write_config(tmp_path / "pool.yaml", url, outlets, poll={"interval_minutes": interval_s / 60},
                            http={"per_host_delay": delay, "per_host_concurrency": concurrency})
-        procs = [start_worker(cfg, tmp_path / f"worker{i}.log", "--concurrency", "8") for i in range(3)]
+        from alerts.sinks import free_port
+
+        health = free_port()
+        procs = [start_worker(cfg, tmp_path / f"worker{i}.log", "--concurrency", "8",
+                              *(["--health-port", str(health)] if i == 0 else [])) for i in range(3)]
         t0 = time.monotonic()
         try:
             everyone = wait_for(lambda: all(len({p for _, p in h.arrivals}) == 125 for h in hosts), 90)
             assert everyone, logs_of(tmp_path)
+            import httpx
+
+            seen = httpx.get(f"http://127.0.0.1:{health}/healthz", timeout=10).json()
+            assert seen["status"] == "ok" and seen["polls"] > 0  # this worker did its share
+            listed = subprocess.run([sys.executable, "-m", "spreadwatch", "workers", "--json", "--config", str(cfg)],
+                                    cwd=REPO, capture_output=True, text=True, timeout=60)
+            assert listed.returncode == 0, listed.stderr
+            assert len(__import__("json").loads(listed.stdout)["workers"]) == 3
             # run on until the second round has begun (the first feeds' interval is over)
             again = wait_for(lambda: sum(len(h.arrivals) for h in hosts) > 520, interval_s + 30)
             assert again, logs_of(tmp_path)
