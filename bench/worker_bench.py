@@ -3,9 +3,9 @@ the bare library pipeline measured in the same run, and the serialised step's ra
 
 Each pool run starts its workers on a fresh PostgreSQL database (127.0.0.1, trust auth) and Redis,
 and is timed from the workers' start until every article of the newsroom is stored (worker start-up
-included: the same for both). Placement time is the wall time inside place_article, summed by each
-worker (a wrapper installed by this module in the worker's process), so placements/s is what one
-database's placement lock lets through when nothing else waits.
+included: the same for both). The serialised step is timed while its lock is held (from the grant of
+the placement lock to the end of the article's transaction's work), summed over the workers: so
+placements/s is what one database's placement lock lets through, waiting for it excluded.
 
     python -m bench.worker_bench [--articles 5000] [--concurrency 8]
 """
@@ -93,23 +93,35 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
 
 
 def child(cfg: str, out: str, concurrency: int) -> None:
-    """A worker with place_article timed; its totals are written when it stops."""
-    import spreadwatch.ingest
+    """A worker whose serialised step is timed: from the moment the placement lock is granted
+    (storage.stories_repo.lock_stories returns) to the end of the article's ingest (the commit that
+    releases it is a few ms more). Its totals are written when it stops."""
+    import threading
+
+    import spreadwatch.cycle
+    import storage.stories_repo
     from spreadwatch.pool import run_worker
     from spreadwatch.validation import load_config
 
     totals = {"placements": 0, "seconds": 0.0}
-    real = spreadwatch.ingest.place_article
+    held = threading.local()
+    lock, ingest = storage.stories_repo.lock_stories, spreadwatch.cycle.ingest
+
+    def locked(*a: Any, **k: Any) -> Any:
+        lock(*a, **k)
+        held.at = time.perf_counter()
 
     def timed(*a: Any, **k: Any) -> Any:
-        t = time.perf_counter()
+        held.at = None
         try:
-            return real(*a, **k)
+            return ingest(*a, **k)
         finally:
-            totals["seconds"] += time.perf_counter() - t
-            totals["placements"] += 1
+            if held.at is not None:
+                totals["seconds"] += time.perf_counter() - held.at
+                totals["placements"] += 1
 
-    spreadwatch.ingest.place_article = timed  # type: ignore[assignment]
+    storage.stories_repo.lock_stories = locked  # type: ignore[assignment]
+    spreadwatch.cycle.ingest = timed  # type: ignore[assignment]
     try:
         run_worker(load_config(Path(cfg), None), concurrency)
     finally:
