@@ -255,6 +255,7 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     names = _site_names(settings, outlet_key)
     drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages, names) for e in chosen))
     new_ids = []
+
     def store(draft: ArticleDraft) -> Any:
         prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
         with stages.timed("ingest"), db.session(purpose="ingest") as s:  # one transaction per article
