@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib import robotparser
 from urllib.parse import urlsplit
 
@@ -34,6 +35,9 @@ from crawler.errors import (
     TooManyRedirects,
 )
 from crawler.urls import host_of
+
+if TYPE_CHECKING:
+    from crawler.hostgate import RedisHostGate
 from spreadwatch.settings import HttpSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -96,8 +100,13 @@ class _Body:
 class Fetcher:
     """``async with Fetcher(settings.http) as f: await f.get(url)``."""
 
-    def __init__(self, http: HttpSettings) -> None:
+    def __init__(self, http: HttpSettings, *, gate: RedisHostGate | None = None,
+                 host_delays: dict[str, float] | None = None) -> None:
+        """`gate`: the pool's shared per-host limits (crawler/hostgate.py), taken on top of this
+        process's own; `host_delays`: hosts whose minimum delay is longer than `http.per_host_delay`."""
         self.http = http
+        self.gate = gate
+        self.host_delays = host_delays or {}
         self._client: httpx.AsyncClient | None = None
         self._global = asyncio.Semaphore(http.max_concurrency)
         self._hosts: dict[str, _Host] = defaultdict(lambda: _Host(http.per_host_concurrency))
@@ -151,27 +160,53 @@ class Fetcher:
         return self.http.backoff_base * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
 
     async def _attempt(self, url: str, headers: dict[str, str], deadline: _Deadline) -> FetchResult:
-        host = self._hosts[host_of(url)]
+        name = host_of(url)
+        host = self._hosts[name]
         async with self._global, host.slots:
-            await self._wait_turn(host)
-            deadline.start()
-            t0 = time.perf_counter()
-            left = deadline.remaining()
-            if left <= 0:
-                raise FetchTimeout(url, f"no complete answer within the request's {deadline.seconds:g} s")
+            if self.gate is None:
+                await self._wait_turn(host)
+                return await self._timed(url, headers, deadline)
+            token = await self.gate.acquire(name, self.http.per_host_concurrency, self._delay(name),
+                                            self.http.total_timeout)
             try:
-                return await asyncio.wait_for(self._stream(url, headers, t0), left)
-            except asyncio.TimeoutError:
-                raise FetchTimeout(url, f"no complete answer within the request's {deadline.seconds:g} s "
-                                        "(all attempts included)") from None
-            except httpx.TimeoutException as e:
-                raise FetchTimeout(url, f"no complete answer in time ({e.__class__.__name__})") from None
-            except httpx.TooManyRedirects:
-                raise TooManyRedirects(url, "too many redirects (a redirect loop?)") from None
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as e:
-                raise ConnectFailed(url, f"connection failed: {e.__class__.__name__}: {e}") from None
-            except httpx.HTTPError as e:
-                raise FetchError(url, f"{e.__class__.__name__}: {e}") from None
+                return await self._timed(url, headers, deadline)
+            except HTTPStatusError as e:
+                await self._slow_pool(name, e)
+                raise
+            finally:
+                await self.gate.release(name, token)
+
+    def _delay(self, host: str) -> float:
+        return max(self.http.per_host_delay, self.host_delays.get(host, 0.0))
+
+    async def _slow_pool(self, host: str, error: HTTPStatusError) -> None:
+        """A 429, or a Retry-After on any error, holds every worker of the pool off this host."""
+        after = getattr(error, "retry_after", None)
+        if after is None and error.status != 429:
+            return
+        wait = min(after, self.http.max_retry_after) if after is not None else max(self.http.backoff_base, 1.0)
+        assert self.gate is not None
+        await self.gate.slow_down(host, wait)
+
+    async def _timed(self, url: str, headers: dict[str, str], deadline: _Deadline) -> FetchResult:
+        deadline.start()
+        t0 = time.perf_counter()
+        left = deadline.remaining()
+        if left <= 0:
+            raise FetchTimeout(url, f"no complete answer within the request's {deadline.seconds:g} s")
+        try:
+            return await asyncio.wait_for(self._stream(url, headers, t0), left)
+        except asyncio.TimeoutError:
+            raise FetchTimeout(url, f"no complete answer within the request's {deadline.seconds:g} s "
+                                    "(all attempts included)") from None
+        except httpx.TimeoutException as e:
+            raise FetchTimeout(url, f"no complete answer in time ({e.__class__.__name__})") from None
+        except httpx.TooManyRedirects:
+            raise TooManyRedirects(url, "too many redirects (a redirect loop?)") from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as e:
+            raise ConnectFailed(url, f"connection failed: {e.__class__.__name__}: {e}") from None
+        except httpx.HTTPError as e:
+            raise FetchError(url, f"{e.__class__.__name__}: {e}") from None
 
     async def _wait_turn(self, host: _Host) -> None:
         async with host.lock:
@@ -221,21 +256,26 @@ class Fetcher:
         origin = f"{parts.scheme}://{parts.netloc}"
         async with self._robots_lock[origin]:
             if origin not in self._robots:
-                self._robots[origin] = await self._load_robots(origin)
+                if self.gate is not None:  # once per host per day for the whole pool
+                    text = await self.gate.robots(origin, lambda: self._robots_text(origin), self.http.total_timeout)
+                else:
+                    text = await self._robots_text(origin)
+                self._robots[origin] = None if text is None else _parse_robots(text)
         rules = self._robots[origin]
         return rules is None or rules.can_fetch(self.http.user_agent, url)
 
-    async def _load_robots(self, origin: str) -> robotparser.RobotFileParser | None:
+    async def _robots_text(self, origin: str) -> str | None:
+        """The origin's robots.txt as rules to parse; None for no rules at all."""
         try:
             result = await self._attempt(origin + "/robots.txt", {}, _Deadline(self.http.total_timeout))
         except HTTPStatusError as e:
             # RFC 9309: a 4xx robots.txt means no rules (allow all); a 5xx means assume disallow
             if e.status < 500:
                 return None
-            return _parse_robots("User-agent: *\nDisallow: /")
+            return "User-agent: *\nDisallow: /"
         except FetchError:
             return None  # unreachable robots.txt: the page fetch will report the real problem
-        return _parse_robots(result.content.decode("utf-8", "replace"))
+        return result.content.decode("utf-8", "replace")
 
 
 def _parse_robots(text: str) -> robotparser.RobotFileParser:

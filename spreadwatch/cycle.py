@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -197,14 +197,16 @@ def _next_due(settings: Settings, now: datetime, feed: FeedState) -> datetime:
 
 
 async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, *,
-                   batch: NotModifiedBatch | None = None,
-                   stages: Stages | None = None) -> tuple[FeedReport, list[int]]:
-    """Poll one feed, ingest its new entries, record the feed's state. Never raises for a bad feed."""
+                   batch: NotModifiedBatch | None = None, stages: Stages | None = None,
+                   ingest_in_thread: bool = False) -> tuple[FeedReport, list[int]]:
+    """Poll one feed, ingest its new entries, record the feed's state. Never raises for a bad feed.
+    `ingest_in_thread`: each article's transaction runs in a thread, so waiting for the placement
+    lock never stalls the event loop (a pool worker's heartbeat runs in it)."""
     report = FeedReport(url=feed.url, outlet=feed.outlet, status="ok", feed_id=feed.id)
     stages = stages or Stages()
     t0 = time.perf_counter()
     try:
-        return report, await _poll(db, settings, fetcher, feed, report, batch, stages)
+        return report, await _poll(db, settings, fetcher, feed, report, batch, stages, ingest_in_thread)
     except CrawlError as e:
         _fail(db, settings, feed, report, str(e), getattr(e, "status", None))
     except Exception as e:  # a bug or a database error here must not take the other feeds down
@@ -216,14 +218,14 @@ async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: Fee
 
 
 async def _poll(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, report: FeedReport,
-                batch: NotModifiedBatch | None, stages: Stages) -> list[int]:
+                batch: NotModifiedBatch | None, stages: Stages, in_thread: bool = False) -> list[int]:
     with stages.timed("feeds"):
         poll = await poll_feed(fetcher, feed.url, etag=feed.etag, last_modified=feed.last_modified)
     if poll.not_modified:
         report.status = "not-modified"
         _record_not_modified(db, settings, feed, batch)
         return []
-    new_ids = await _ingest_entries(db, settings, fetcher, feed.outlet, poll, report, stages)
+    new_ids = await _ingest_entries(db, settings, fetcher, feed.outlet, poll, report, stages, in_thread)
     _record_success(db, settings, feed, poll)
     return new_ids
 
@@ -238,7 +240,7 @@ def _fail(db: Database, settings: Settings, feed: FeedState, report: FeedReport,
 
 
 async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, outlet_key: str,
-                          poll: FeedPoll, report: FeedReport, stages: Stages) -> list[int]:
+                          poll: FeedPoll, report: FeedReport, stages: Stages, in_thread: bool = False) -> list[int]:
     report.entries = len(poll.entries)
     fresh = _wanted(db, settings, poll.entries)
     chosen, held = newest_first(fresh, settings.poll.max_entries_per_feed)
@@ -253,10 +255,14 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     names = _site_names(settings, outlet_key)
     drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages, names) for e in chosen))
     new_ids = []
-    for draft in publication_order(drafts):
+
+    def store(draft: ArticleDraft) -> Any:
         prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
         with stages.timed("ingest"), db.session(purpose="ingest") as s:  # one transaction per article
-            result = ingest(s, draft, settings, prepared=prepared)
+            return ingest(s, draft, settings, prepared=prepared)
+
+    for draft in publication_order(drafts):
+        result = await asyncio.to_thread(store, draft) if in_thread else store(draft)
         if result.created:
             new_ids.append(result.article_id)
             report.new += 1

@@ -172,6 +172,21 @@ class PollSettings(_Model):
     retention_days: float = Field(default=0, ge=0)  # drop article text (not the article) after this; 0 = keep
 
 
+class PoolSettings(_Model):
+    """The worker pool (`spreadwatch worker`, PostgreSQL only): see README "Scaling out"."""
+    redis_url: str | None = "redis://127.0.0.1:6379/0"  # politeness shared by the pool; None: per worker only
+    redis_prefix: str = "spreadwatch"  # keys are PREFIX:...; two pools on one Redis need two prefixes
+    tick_seconds: int = Field(default=10, ge=1, le=60)  # how often one worker of the pool claims due feeds
+    lease_seconds: float = Field(default=0, ge=0)  # a claimed feed's hold; 0: cycle_deadline_seconds + 60
+    heartbeat_seconds: float = Field(default=5, gt=0)  # workers' heartbeat in the jobs database
+    stalled_seconds: float = Field(default=20, gt=0)  # a worker silent this long is gone: its jobs run again
+    claim_batch: int = Field(default=2000, ge=1)  # feeds claimed per tick at most
+    # adaptive intervals: a feed with new items is polled sooner, a quiet one later, within the bounds
+    adaptive: bool = False
+    min_interval_minutes: float = Field(default=2, gt=0)
+    max_interval_minutes: float = Field(default=240, gt=0)
+
+
 class StorySettings(_Model):
     window_hours: float = 72
     copy_threshold: float = 0.5
@@ -182,6 +197,7 @@ class Settings(_Model):
     database_url: str = DEFAULT_DB_URL
     http: HttpSettings = HttpSettings()
     poll: PollSettings = PollSettings()
+    pool: PoolSettings = PoolSettings()
     stories: StorySettings = StorySettings()
     outlets: list[OutletConfig] = []
     watches: list[WatchConfig] = []

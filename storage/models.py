@@ -83,6 +83,9 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_warning: Mapped[str | None] = mapped_column(Text)
     entries_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # the worker pool (spreadwatch/pool.py): the adapted interval, and the claim a poll job must hold
+    poll_interval_minutes: Mapped[float | None] = mapped_column(Float)
+    poll_claim: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     outlet: Mapped[Outlet] = relationship(back_populates="feeds")
 

@@ -1,0 +1,169 @@
+"""The worker pool: one and two `spreadwatch worker` processes over the generated newsroom, against
+the bare library pipeline measured in the same run, and the serialised step's rate (placements/s).
+
+Each pool run starts its workers on a fresh PostgreSQL database (127.0.0.1, trust auth) and Redis,
+and is timed from the workers' start until every article of the newsroom is stored (worker start-up
+included: the same for both). The serialised step is timed while its lock is held (from the grant of
+the placement lock to the end of the article's transaction's work), summed over the workers: so
+placements/s is what one database's placement lock lets through, waiting for it excluded.
+
+    python -m bench.worker_bench [--articles 5000] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench.pages import build_site
+from bench.site import ServedSite
+
+PG_ADMIN = os.environ.get("SPREADWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _fresh_db(admin: Any) -> tuple[str, str]:
+    name = f"swbench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    return name, make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+
+
+def _articles(url: str) -> int:
+    from storage import Article, Database
+
+    db = Database(url)
+    try:
+        with db.session(read_only=True) as s:
+            return s.scalar(select(func.count(Article.id))) or 0
+    finally:
+        db.dispose()
+
+
+def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expected: int, tmp: Path,
+             timeout: float) -> dict[str, Any]:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name, url = _fresh_db(admin)
+    try:
+        cfg = tmp / f"pool-{workers}.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "default_outlets": False, "database_url": url, "outlets": outlets,
+            "http": {"per_host_delay": 0, "per_host_concurrency": concurrency * workers,
+                     "max_concurrency": concurrency, "retries": 0},
+            "poll": {"interval_minutes": 600, "jitter_seconds": 0, "max_entries_per_feed": 50},
+            "pool": {"tick_seconds": 1, "redis_prefix": f"swbench-{uuid.uuid4().hex[:8]}"},
+            "alerts": {"channels": [{"name": "bench", "type": "console"}]}}))
+        _articles(url)  # migrated before the clock starts
+        procs, outs = [], []
+        t0 = time.perf_counter()
+        for i in range(workers):
+            out = tmp / f"placement-{workers}-{i}.json"
+            outs.append(out)
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "bench.worker_bench", "--child", str(cfg), str(out), str(concurrency)],
+                stdout=(tmp / f"w{workers}-{i}.log").open("wb"), stderr=subprocess.STDOUT))
+        while _articles(url) < expected and time.perf_counter() - t0 < timeout:
+            time.sleep(0.5)
+        wall = time.perf_counter() - t0
+        stored = _articles(url)
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+        placed = [json.loads(o.read_text()) for o in outs if o.exists()]
+        return {"workers": workers, "articles": stored, "seconds": wall,
+                "placements": sum(p["placements"] for p in placed),
+                "placement_seconds": sum(p["seconds"] for p in placed)}
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def child(cfg: str, out: str, concurrency: int) -> None:
+    """A worker whose serialised step is timed: from the moment the placement lock is granted
+    (storage.stories_repo.lock_stories returns) to the end of the article's ingest (the commit that
+    releases it is a few ms more). Its totals are written when it stops."""
+    import threading
+
+    import spreadwatch.cycle
+    import storage.stories_repo
+    from spreadwatch.pool import run_worker
+    from spreadwatch.validation import load_config
+
+    totals = {"placements": 0, "seconds": 0.0}
+    held = threading.local()
+    lock, ingest = storage.stories_repo.lock_stories, spreadwatch.cycle.ingest
+
+    def locked(*a: Any, **k: Any) -> Any:
+        lock(*a, **k)
+        held.at = time.perf_counter()
+
+    def timed(*a: Any, **k: Any) -> Any:
+        held.at = None
+        try:
+            return ingest(*a, **k)
+        finally:
+            if held.at is not None:
+                totals["seconds"] += time.perf_counter() - held.at
+                totals["placements"] += 1
+
+    storage.stories_repo.lock_stories = locked  # type: ignore[assignment]
+    spreadwatch.cycle.ingest = timed  # type: ignore[assignment]
+    try:
+        run_worker(load_config(Path(cfg), None), concurrency)
+    finally:
+        Path(out).write_text(json.dumps(totals))
+
+
+def run(articles: int, concurrency: int, timeout: float) -> dict[str, Any]:
+    from bench.e2e_bench import _child
+
+    with ServedSite(lambda base: build_site(articles, base)) as served, \
+            tempfile.TemporaryDirectory(prefix="swbench-pool-") as tmp_:
+        assert served.site is not None
+        tmp = Path(tmp_)
+        outlets = served.site.outlets_config(served.base_url)
+        spec = tmp / "spec.json"
+        spec.write_text(json.dumps({"outlets": outlets, "concurrency": concurrency, "per_feed": 50, "dir": tmp_}))
+        bare = _child("bare", spec, timeout)
+        expected = bare["articles"]
+        one = pool_run(outlets, 1, concurrency, expected, tmp, timeout)
+        two = pool_run(outlets, 2, concurrency, expected, tmp, timeout)
+    rate = {k: v["articles"] / v["seconds"] for k, v in (("bare", bare), ("one", one), ("two", two))}
+    placement_rate = (one["placements"] + two["placements"]) / max(1e-9, one["placement_seconds"] + two["placement_seconds"])
+    return {"articles": articles, "bare_articles_per_s": rate["bare"], "one_worker_articles_per_s": rate["one"],
+            "two_workers_articles_per_s": rate["two"], "two_over_one": rate["two"] / rate["one"],
+            "one_over_bare": rate["one"] / rate["bare"], "two_over_bare": rate["two"] / rate["bare"],
+            "placements_per_s": placement_rate, "runs": {"bare": bare, "one": one, "two": two},
+            "cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg()}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--articles", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--timeout", type=float, default=3600)
+    args = ap.parse_args()
+    result = run(args.articles, args.concurrency, args.timeout)
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    print(json.dumps(result["runs"], indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
