@@ -6,13 +6,13 @@ poll; a poll job carries the number it was deferred with and runs only if the ro
 a retried job and a new claim never both poll the feed.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
