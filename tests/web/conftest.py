@@ -8,8 +8,10 @@ right now (two outlets within the hour), which must top the list although it is 
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -56,6 +58,26 @@ class Site:
 
     def story_titled(self, title: str) -> dict[str, Any]:
         return next(s for s in self.get("/api/stories", params={"limit": 500}).json() if s["title"] == title)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it); Playwright downloads nothing
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, closed on the way out; a clear failure if it is missing."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30000)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def serve(app: FastAPI, port: int) -> uvicorn.Server:

@@ -4,16 +4,12 @@ link, a hostile headline shows as text and runs nothing. Screenshots are kept in
 
 from __future__ import annotations
 
-import shutil
 from typing import Any, Iterator
 
 import pytest
 
-from tests.web.conftest import ARTIFACTS, HOSTILE, Site
+from tests.web.conftest import ARTIFACTS, HOSTILE, Site, chromium
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 DIALOGS: list[str] = []  # an alert() from a hostile headline would land here
@@ -26,17 +22,11 @@ def note_dialog(dialog: Any) -> None:
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30000)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1280, "height": 900})
         tab.set_default_timeout(15000)
         tab.on("dialog", note_dialog)
         yield tab
-        browser.close()
 
 
 def test_story_list_loads_with_every_story(site: Site, page: Any) -> None:

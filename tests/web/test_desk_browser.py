@@ -4,7 +4,6 @@ acknowledge from the page; a write without the form's CSRF value, or with the re
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,8 +16,7 @@ from spreadwatch import desk as actions
 from storage import Alert, Correction, Link
 from tests.alerts.replayed import KOSOVO, POLITICO
 from tests.spreadwatch.test_desk import Desk
-from tests.web.conftest import ARTIFACTS, serve
-from tests.web.test_browser import CHROMIUM, FLAGS
+from tests.web.conftest import ARTIFACTS, chromium, serve
 from web.app import create_app
 
 DESK_TOKEN = "desk secret/ana"
@@ -27,14 +25,8 @@ READ_TOKEN = "read-only"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30000)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Served(Desk):
