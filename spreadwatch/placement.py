@@ -350,13 +350,19 @@ def _story_articles(session, story_id: int) -> list[Article]:  # type: ignore[no
     return sorted(repo.story_articles(session, story_id, matches=False), key=lambda a: (repo.article_time(a), a.id))
 
 
+def _write_links(session, article_ids: list[int], edges: list[Any]) -> None:  # type: ignore[no-untyped-def]
+    """Store these articles' tree edges, with the analysts' link corrections applied (the one way
+    links are written)."""
+    repo.replace_links(session, article_ids, fix_links(session, [_link_row(e) for e in edges]))
+
+
 def rebuild_story(session, story: Story, settings: Settings,  # type: ignore[no-untyped-def]
                   articles: list[Article] | None = None) -> list[Article]:
     """Recompute the propagation tree and summary of a story from all its articles."""
     if articles is None:
         articles = _story_articles(session, story.id)
     edges = build_tree([_node(a) for a in articles], outlet_aliases(settings))
-    repo.replace_links(session, [a.id for a in articles], fix_links(session, [_link_row(e) for e in edges]))
+    _write_links(session, [a.id for a in articles], edges)
     repo.refresh_story(session, story, articles, edges[0].article_id)
     return articles
 
@@ -369,7 +375,7 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
     aliases = outlet_aliases(settings)
     if at == 0:  # a new origin: every edge may change
         edges = build_tree([_node(a) for a in articles], aliases)
-        repo.replace_links(session, [a.id for a in articles], fix_links(session, [_link_row(e) for e in edges]))
+        _write_links(session, [a.id for a in articles], edges)
     else:
         nodes = [_node(a, whole=False) for a in articles]
         stored = repo.links_of(session, [a.id for a in articles[at + 1:]])
@@ -378,8 +384,7 @@ def _insert_into_story(session, story: Story, articles: list[Article], article: 
             nodes[i] = _node(articles[i])
         nodes[at] = _node(article)
         edges = edges_at(nodes, redo, aliases)
-        repo.replace_links(session, [nodes[i].article_id for i in redo],
-                           fix_links(session, [_link_row(e) for e in edges]))
+        _write_links(session, [nodes[i].article_id for i in redo], edges)
     repo.refresh_story(session, story, articles, articles[0].id)
 
 

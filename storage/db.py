@@ -17,7 +17,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 try:
     import fcntl
-except ImportError:  # not on Windows: migrations there rely on SQLite's own locking
+except ImportError:  # Windows has no fcntl: migrations there rely on SQLite's own locking
     fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -89,7 +89,7 @@ def stories_sharing(session: Session, terms: Iterable[str], around: datetime, wi
     # millisecond, and building four ORM statements around a hundred terms cost several times that
     # per article. The story rows they read are the session's own after this flush.
     conn = _read(session)
-    q = _sharing_queries()
+    q = _SHARING
     newest = conn.execute(q["newest"]).scalar() or 0
     floor = newest - BACKGROUND_STORIES
     n_background = newest - max(floor, 0)
@@ -106,29 +106,27 @@ def stories_sharing(session: Session, terms: Iterable[str], around: datetime, wi
                                             "limit": limit}).all())
 
 
-_SHARING: dict[str, Any] = {}
-
-
 def _sharing_queries() -> dict[str, Any]:
-    if not _SHARING:
-        live = and_(Story.status == "active", Story.last_seen_at >= bindparam("start"),
-                    Story.first_seen_at <= bindparam("end"))
-        ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
-               .where(StoryTerm.term.in_(bindparam("picking", expanding=True)),
-                      StoryTerm.last_day >= bindparam("from_day"), live)
-               .group_by(StoryTerm.story_id).order_by(func.count().desc(), StoryTerm.story_id)
-               .limit(bindparam("limit")))
-        _SHARING.update(
-            newest=select(func.max(Story.id)),
-            since=select(Story.first_seen_at).where(Story.id > bindparam("floor")).order_by(Story.id).limit(1),
-            df=(select(StoryTerm.term, func.count())
-                .where(StoryTerm.term.in_(bindparam("terms", expanding=True)),
-                       StoryTerm.last_day >= bindparam("since_day"), StoryTerm.story_id > bindparam("floor"))
-                .group_by(StoryTerm.term)),
-            stories=(select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
-                     .where(Story.id.in_(ids)).order_by(Story.id)),
-        )
-    return _SHARING
+    live = and_(Story.status == "active", Story.last_seen_at >= bindparam("start"),
+                Story.first_seen_at <= bindparam("end"))
+    ids = (select(StoryTerm.story_id).join(Story, Story.id == StoryTerm.story_id)
+           .where(StoryTerm.term.in_(bindparam("picking", expanding=True)),
+                  StoryTerm.last_day >= bindparam("from_day"), live)
+           .group_by(StoryTerm.story_id).order_by(func.count().desc(), StoryTerm.story_id)
+           .limit(bindparam("limit")))
+    return {
+        "newest": select(func.max(Story.id)),
+        "since": select(Story.first_seen_at).where(Story.id > bindparam("floor")).order_by(Story.id).limit(1),
+        "df": (select(StoryTerm.term, func.count())
+               .where(StoryTerm.term.in_(bindparam("terms", expanding=True)),
+                      StoryTerm.last_day >= bindparam("since_day"), StoryTerm.story_id > bindparam("floor"))
+               .group_by(StoryTerm.term)),
+        "stories": (select(Story.id, Story.fingerprint, Story.first_seen_at, Story.last_seen_at)
+                    .where(Story.id.in_(ids)).order_by(Story.id)),
+    }
+
+
+_SHARING = _sharing_queries()  # built once: stories_sharing runs them with its values
 
 
 def published_after(session: Session, story_ids: Iterable[int], when: datetime, limit: int) -> list[Article]:
