@@ -70,7 +70,7 @@ def _lemma(word: str, code: str | None) -> str:
         return folded
     written = to_serbian_latin(word) if code == "hbs" else word
     try:
-        lemma = simplemma.lemmatize(written, lang=code)
+        lemma = simplemma.lemmatize(written, lang=code, low_memory=True)
     except ValueError:  # simplemma refuses some inputs (empty after its own cleaning)
         return folded
     return _token(lemma) or folded

@@ -4,7 +4,9 @@ across languages).
 
 Rarity comes from a real background, not from the archive: wordfreq's word frequencies for en, de,
 it and Serbo-Croatian (so the same article gets the same weights whatever else is stored, and the
-stories do not depend on the arrival order). wordfreq has no Albanian; there a word simplemma
+stories do not depend on the arrival order), read through stories.frequency's compact table (the
+same values in 13 MB instead of wordfreq's 170 MB of dicts). simplemma's dictionaries are read with
+its own low-memory backend (40 MB instead of 260 MB for the five languages, the same lemmas). wordfreq has no Albanian; there a word simplemma
 knows is ordinary, one it does not know (a name, a rare word) is rare, and the function words
 below weigh almost nothing.
 """
@@ -17,8 +19,8 @@ import re
 from collections import Counter
 
 import simplemma
-import wordfreq
 
+from stories import frequency
 from stories.language import dictionary_language, lemmas
 from stories.language import to_serbian_latin as to_latin
 from stories.normalize import fold
@@ -49,12 +51,12 @@ def rarity(folded_lemma: str, language: str) -> float:
     """How informative a word is, 0 (the) to MAX_RARITY (never seen): MAX_RARITY minus its zipf frequency."""
     code = WORDFREQ.get(language)
     if code is not None:
-        return max(0.0, MAX_RARITY - wordfreq.zipf_frequency(folded_lemma, code))
+        return max(0.0, MAX_RARITY - frequency.zipf_frequency(folded_lemma, code))
     if language == "sq":
         if folded_lemma in ALBANIAN_FUNCTION_WORDS:
             return 0.5
-        return 4.0 if simplemma.is_known(folded_lemma, lang="sq") else 6.0
-    return max(0.0, MAX_RARITY - wordfreq.zipf_frequency(folded_lemma, "en"))
+        return 4.0 if simplemma.is_known(folded_lemma, lang="sq", low_memory=True) else 6.0
+    return max(0.0, MAX_RARITY - frequency.zipf_frequency(folded_lemma, "en"))
 
 
 def term_vector(title: str, text: str, language: str) -> dict[str, float]:
@@ -152,9 +154,9 @@ def _is_name(word: str, text: str, start: int, language: str) -> bool:
     if language == "de":
         if _known(word, "de"):
             return _international(word)  # Hamburg, Berlin, Washington are in the dictionary too
-        return not (_german_compound(word) or (at_start and wordfreq.zipf_frequency(word.lower(), "de") > 2.5))
+        return not (_german_compound(word) or (at_start and frequency.zipf_frequency(word.lower(), "de") > 2.5))
     if at_start:
-        return not _known(word, language) and wordfreq.zipf_frequency(
+        return not _known(word, language) and frequency.zipf_frequency(
             word.lower(), WORDFREQ.get(language, "en")) < 3.0
     return word.lower() not in _NOT_NAMES
 
@@ -163,7 +165,7 @@ def _is_name(word: str, text: str, start: int, language: str) -> bool:
 def _known(word: str, language: str) -> bool:
     code = dictionary_language(language)
     try:
-        return bool(code) and simplemma.is_known(word.lower(), lang=code)
+        return bool(code) and simplemma.is_known(word.lower(), lang=code, low_memory=True)
     except ValueError:
         return False
 
@@ -173,7 +175,7 @@ def _international(word: str) -> bool:
     """A German dictionary word that is a name: as frequent in two other languages as a name is
     (Hamburg, Berlin, Paris, NATO), without being an everyday English word (Hand, Land, Kind)."""
     w = word.lower()
-    others = [wordfreq.zipf_frequency(w, code) for code in ("en", "it", "sh")]
+    others = [frequency.zipf_frequency(w, code) for code in ("en", "it", "sh")]
     return sum(z >= 3.0 for z in others) >= 2 and others[0] < 5.0
 
 
@@ -181,7 +183,7 @@ def _international(word: str) -> bool:
 def _german_compound(word: str) -> bool:
     """Truppenabzug, Wahlkampffinanzierung: a long word whose tail is a common German word."""
     w = word.lower()
-    return len(w) >= 9 and any(_known(w[k:], "de") or wordfreq.zipf_frequency(w[k:], "de") >= 3.0
+    return len(w) >= 9 and any(_known(w[k:], "de") or frequency.zipf_frequency(w[k:], "de") >= 3.0
                                for k in range(4, len(w) - 3))
 
 
@@ -208,7 +210,7 @@ def skeleton(key: str) -> str:
 @functools.lru_cache(maxsize=100_000)
 def name_weight(key: str) -> float:
     """Rare names say more than common ones (Rothfus more than David), between 0.5 and 2.5."""
-    z = max(wordfreq.zipf_frequency(key, code) for code in NAME_LANGUAGES)
+    z = max(frequency.zipf_frequency(key, code) for code in NAME_LANGUAGES)
     return min(2.5, max(0.5, (7.5 - z) / 2.0))
 
 
