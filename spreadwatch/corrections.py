@@ -21,6 +21,8 @@ from storage.models import Article, Correction
 from stories.cluster import Decision
 
 PINS = "spreadwatch_pins"  # Session.info key: the active corrections, read once per transaction
+# whether any correction is active: asked on every placement, built once (most archives have none)
+_ANY_ACTIVE = select(Correction.id).where(Correction.undone_at.is_(None)).limit(1)
 
 
 @dataclass
@@ -43,6 +45,10 @@ def load_pins(session: Session) -> Pins:
     if hit is not None:
         return hit  # type: ignore[no-any-return]
     pins = Pins()
+    session.flush()
+    if session.connection().execute(_ANY_ACTIVE).first() is None:
+        session.info[PINS] = pins
+        return pins
     rows = session.scalars(select(Correction).where(Correction.undone_at.is_(None)).order_by(Correction.id))
     for c in rows:
         if c.kind in ("merge", "split", "move"):

@@ -108,10 +108,11 @@ def place_article(session, article: Article, settings: Settings, features: Featu
         _features.put(article, features)
     feats = _features.get(article)
     credits = _credited(feats, article.outlet.key, settings)
-    article.minhash = pack(feats.signature)
     denial = denial_terms if denial_terms is not None else is_denial(article.title, article.text)
-    article.features = {**feats.stored(), "credits": sorted(credits), "denial": denial}
     choice = choose_story(session, article, settings)
+    # written after the choice, which reads only other articles: the row's update is the writes' cost
+    article.minhash = pack(feats.signature)
+    article.features = {**feats.stored(), "credits": sorted(credits), "denial": denial}
     repo.save_bands(session, article.id, choice.band_keys)
     later = _later_articles(session, article, choice)
     if later:
