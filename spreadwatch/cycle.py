@@ -9,6 +9,7 @@ batches (one UPDATE statement per batch) instead of a transaction per feed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -33,6 +34,109 @@ log = logging.getLogger("spreadwatch.cycle")
 
 STAGES = ("feeds", "pages", "ingest")
 KNOWN_QUERY_AT = 100  # from this many entries, stored ones are found in batched queries
+
+
+class PublicationOrder:
+    """The cycle's new articles stored in publication order across its feeds, not feed by feed.
+
+    A story is placed as if its articles arrived in publication order: one that arrives after later
+    ones re-decides them (spreadwatch/placement.py), which on a cold start, where every feed brings
+    two days of articles at once, is most of the work. So the feeds of a cycle hand their fetched
+    articles in here instead of storing them, and they are stored earliest published first, with a
+    low watermark: a feed that has read its entries and is fetching their pages says when the
+    earliest of them was published (`expect`), and an article is stored once no feed still fetching
+    can bring an earlier one (it is older than every such feed's earliest entry), or once it has
+    waited `window` seconds (then it and everything published before it go). A feed whose own
+    document has not come back yet is not waited for, so a hanging feed holds up nobody.
+
+    One consumer stores the articles one by one, as the feeds did, and each feed gets its own
+    results back before it records its state, so a cycle stopped by its deadline loses nothing: a
+    feed whose articles were not all stored keeps no validators and is read whole next time. An
+    undated article counts as published when its feed was read.
+    """
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._expected: dict[int, float] = {}  # feed -> its earliest entry still being fetched
+        self._pending: list[tuple[float, int, float, Callable[[], Any], asyncio.Future[Any]]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._consumer: asyncio.Task[None] | None = None
+
+    def expect(self, feed_id: int, entries: list[FeedEntry]) -> None:
+        """This feed is fetching the pages of these entries: nothing published after the earliest
+        of them is stored before they are handed in (or the window runs out)."""
+        now = time.time()
+        self._expected[feed_id] = min((e.published_at.timestamp() if e.published_at else now for e in entries),
+                                      default=now)
+
+    def leave(self, feed_id: int) -> None:
+        """This feed hands nothing more in (done, not modified, or failed)."""
+        if self._expected.pop(feed_id, None) is not None:
+            self._wake.set()
+
+    async def store(self, feed_id: int, drafts: list[ArticleDraft], store: Callable[[ArticleDraft], Any]) -> list[Any]:
+        """Store these drafts in the cycle's order; their results (or the first error) in the feed's
+        publication order."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        now = time.time()
+        for d in publication_order(drafts):
+            key = d.published_at.timestamp() if d.published_at else now
+            fut: asyncio.Future[Any] = loop.create_future()
+            self._seq += 1
+            self._pending.append((key, self._seq, now, functools.partial(store, d), fut))
+            futures.append(fut)
+        self.leave(feed_id)
+        self._wake.set()
+        if self._consumer is None:
+            self._consumer = asyncio.ensure_future(self._consume())
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return results
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.cancel()
+        for *_, fut in self._pending:
+            fut.cancel()
+
+    def _due(self) -> tuple[list[tuple[float, int, float, Callable[[], Any], asyncio.Future[Any]]], float]:
+        """The pending articles that may be stored now, earliest first, and how long until more may."""
+        if not self._expected:
+            return sorted(self._pending), 0.0
+        mark = min(self._expected.values())
+        oldest = min(self._pending, key=lambda p: p[2])
+        if time.time() >= oldest[2] + self.window:
+            mark = max(mark, oldest[0] + 1e-6)  # it and everything published before it
+        due = sorted(p for p in self._pending if p[0] < mark)
+        return due, max(0.0, oldest[2] + self.window - time.time())
+
+    async def _consume(self) -> None:
+        while True:
+            self._wake.clear()
+            if not self._pending:
+                await self._wake.wait()
+                continue
+            due, wait = self._due()
+            if not due:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+                continue
+            for item in due:
+                self._pending.remove(item)
+                *_, run, fut = item
+                if fut.cancelled():
+                    continue
+                try:
+                    fut.set_result(run())
+                except Exception as e:  # the feed that handed it in reports it
+                    fut.set_exception(e)
+                await asyncio.sleep(0)  # the fetches still running get their turn between articles
 
 
 @dataclass
@@ -198,15 +302,17 @@ def _next_due(settings: Settings, now: datetime, feed: FeedState) -> datetime:
 
 async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, *,
                    batch: NotModifiedBatch | None = None, stages: Stages | None = None,
-                   ingest_in_thread: bool = False) -> tuple[FeedReport, list[int]]:
+                   ingest_in_thread: bool = False, order: PublicationOrder | None = None) -> tuple[FeedReport, list[int]]:
     """Poll one feed, ingest its new entries, record the feed's state. Never raises for a bad feed.
     `ingest_in_thread`: each article's transaction runs in a thread, so waiting for the placement
-    lock never stalls the event loop (a pool worker's heartbeat runs in it)."""
+    lock never stalls the event loop (a pool worker's heartbeat runs in it). `order`: the cycle's
+    PublicationOrder, which stores the new entries among the other feeds' (else in the feed's own
+    publication order, at once)."""
     report = FeedReport(url=feed.url, outlet=feed.outlet, status="ok", feed_id=feed.id)
     stages = stages or Stages()
     t0 = time.perf_counter()
     try:
-        return report, await _poll(db, settings, fetcher, feed, report, batch, stages, ingest_in_thread)
+        return report, await _poll(db, settings, fetcher, feed, report, batch, stages, ingest_in_thread, order)
     except CrawlError as e:
         _fail(db, settings, feed, report, str(e), getattr(e, "status", None))
     except Exception as e:  # a bug or a database error here must not take the other feeds down
@@ -214,18 +320,24 @@ async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: Fee
         _fail(db, settings, feed, report, f"internal error: {e.__class__.__name__}: {e}", None)
     finally:
         report.seconds = time.perf_counter() - t0
+        if order is not None:
+            order.leave(feed.id)
     return report, []
 
 
 async def _poll(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, report: FeedReport,
-                batch: NotModifiedBatch | None, stages: Stages, in_thread: bool = False) -> list[int]:
+                batch: NotModifiedBatch | None, stages: Stages, in_thread: bool = False,
+                order: PublicationOrder | None = None) -> list[int]:
     with stages.timed("feeds"):
         poll = await poll_feed(fetcher, feed.url, etag=feed.etag, last_modified=feed.last_modified)
     if poll.not_modified:
+        if order is not None:
+            order.leave(feed.id)
         report.status = "not-modified"
         _record_not_modified(db, settings, feed, batch)
         return []
-    new_ids = await _ingest_entries(db, settings, fetcher, feed.outlet, poll, report, stages, in_thread)
+    new_ids = await _ingest_entries(db, settings, fetcher, feed.outlet, poll, report, stages, in_thread,
+                                    order, feed.id)
     _record_success(db, settings, feed, poll)
     return new_ids
 
@@ -240,7 +352,8 @@ def _fail(db: Database, settings: Settings, feed: FeedState, report: FeedReport,
 
 
 async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, outlet_key: str,
-                          poll: FeedPoll, report: FeedReport, stages: Stages, in_thread: bool = False) -> list[int]:
+                          poll: FeedPoll, report: FeedReport, stages: Stages, in_thread: bool = False,
+                          order: PublicationOrder | None = None, feed_id: int = 0) -> list[int]:
     report.entries = len(poll.entries)
     fresh = _wanted(db, settings, poll.entries)
     chosen, held = newest_first(fresh, settings.poll.max_entries_per_feed)
@@ -252,6 +365,8 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
                 f"{len(chosen)} are stored now, {held} left for the next polls")
         poll.warning = f"{poll.warning}; {note}" if poll.warning else note
     report.warning = poll.warning
+    if order is not None:
+        order.expect(feed_id, chosen)
     names = _site_names(settings, outlet_key)
     drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages, names) for e in chosen))
     new_ids = []
@@ -261,8 +376,13 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
         with stages.timed("ingest"), db.session(purpose="ingest") as s:  # one transaction per article
             return ingest(s, draft, settings, prepared=prepared)
 
-    for draft in publication_order(drafts):
-        result = await asyncio.to_thread(store, draft) if in_thread else store(draft)
+    if order is not None:
+        results = await order.store(feed_id, list(drafts), store)
+    else:
+        results = []
+        for draft in publication_order(drafts):
+            results.append(await asyncio.to_thread(store, draft) if in_thread else store(draft))
+    for result in results:
         if result.created:
             new_ids.append(result.article_id)
             report.new += 1
@@ -375,8 +495,11 @@ async def poll_feeds(db: Database, settings: Settings, fetcher: Fetcher, feeds: 
     batch = batch if batch is not None else NotModifiedBatch(db)
     done: set[int] = set()
 
+    window = settings.poll.order_window_seconds
+    order = PublicationOrder(window) if window > 0 and len(feeds) > 1 else None
+
     async def one(feed: FeedState) -> None:
-        fr, ids = await poll_one(db, settings, fetcher, feed, batch=batch, stages=stages)
+        fr, ids = await poll_one(db, settings, fetcher, feed, batch=batch, stages=stages, order=order)
         done.add(feed.id)
         report.feeds.append(fr)
         report.new_article_ids.extend(ids)
@@ -392,6 +515,8 @@ async def poll_feeds(db: Database, settings: Settings, fetcher: Fetcher, feeds: 
             if feed.id not in done:
                 _cut_at_deadline(db, settings, feed, deadline, report, progress)
     finally:
+        if order is not None:
+            order.close()
         if own_batch:  # also when cancelled: the 304s already seen are worth keeping
             batch.flush()
     return report

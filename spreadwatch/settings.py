@@ -163,6 +163,9 @@ class PollSettings(_Model):
     jitter_seconds: float = 30
     max_backoff_minutes: float = 360
     max_entries_per_feed: int = 50  # new entries stored per poll, the newest first; the rest wait for the next
+    # a cycle's new articles are stored in publication order across its feeds: one waits at most this
+    # long for the other feeds' (README "Stories": what a late arrival costs); 0 = each feed's at once
+    order_window_seconds: float = Field(default=60, ge=0)
     cycle_deadline_seconds: float = Field(default=600, gt=0)  # a poll cycle stops what is still running then
     # entries older than this are not fetched (history is not news); 0 = no limit
     max_entry_age_hours: float = 0
