@@ -20,22 +20,24 @@ ORPHAN_GRACE_SECONDS = 30  # after the parent died: time for Scrapy's graceful s
 
 
 def crawl_child(settings_data: dict[str, Any], keys: list[str], page_limit: int, cache_dir: str | None,
-                soft_timeout: float, queue: Any, render_pages: int = 50) -> None:
+                soft_timeout: float, queue: Any, render_pages: int = 50, shared: dict[str, Any] | None = None) -> None:
     """Child process entry: crawl, and always send a report back, a failed one included."""
+    from spiders.shared import SharedCrawl
+
     watch_parent(os.getppid())
     try:
         settings = Settings.model_validate(settings_data)
         outlets = [settings.outlet(k) for k in keys]
         report = crawl(settings, outlets, page_limit=page_limit,
                        cache_dir=Path(cache_dir) if cache_dir else None, soft_timeout=soft_timeout,
-                       render_pages=render_pages)
+                       render_pages=render_pages, shared=SharedCrawl(**shared) if shared else None)
     except Exception as e:  # the parent shows it; a traceback in a child's stderr is easy to miss
         report = CrawlReport(error=f"{e.__class__.__name__}: {e}")
     queue.put(report)
 
 
 def crawl(settings: Settings, outlets: list[OutletConfig], *, page_limit: int, cache_dir: Path | None,
-          soft_timeout: float, render_pages: int = 50) -> CrawlReport:
+          soft_timeout: float, render_pages: int = 50, shared: Any = None) -> CrawlReport:
     """Crawl these outlets to the end (or a limit), store what they yield, save their health."""
     from scrapy.crawler import CrawlerProcess
 
@@ -49,8 +51,12 @@ def crawl(settings: Settings, outlets: list[OutletConfig], *, page_limit: int, c
     rendering = any(outlet_renders(o) for o in outlets)
     context = CrawlContext(settings=settings, db=db, known=known_urls(db, outlets), health=Health(report),
                            render_budget=render_pages, browser_problem=chromium_missing() if rendering else None)
-    process = CrawlerProcess(scrapy_settings(settings, outlets, page_limit=page_limit, cache_dir=cache_dir,
-                                             soft_timeout=soft_timeout))
+    scrapy = scrapy_settings(settings, outlets, page_limit=page_limit, cache_dir=cache_dir, soft_timeout=soft_timeout)
+    if shared is not None:  # one part of a crawl spread over several processes (spiders/shared.py)
+        from spiders.shared import shared_settings
+
+        scrapy = shared_settings(shared, scrapy)
+    process = CrawlerProcess(scrapy)
     crawler = process.create_crawler(OutletSpider)
     process.crawl(crawler, outlets=outlets, context=context)
     process.start()

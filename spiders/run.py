@@ -9,6 +9,7 @@ that on the outlets. Articles already stored stay stored either way: each is its
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import queue as queues
 import threading
@@ -19,6 +20,7 @@ from typing import Any
 from spiders.health import record_health
 from spiders.rendering import RENDER_PAGES
 from spiders.report import CrawlReport, OutletCrawl
+from spiders.shared import SharedCrawl
 from spreadwatch.ingest import ensure_outlet
 from spreadwatch.settings import OutletConfig, Settings
 from storage import Database
@@ -49,15 +51,16 @@ def crawlable(settings: Settings, keys: list[str] | None = None) -> tuple[list[O
 
 def run_crawl(settings: Settings, outlet_keys: list[str] | None = None, *, page_limit: int = 200,
               cache_dir: Path | None = None, timeout: float = 600, stop: threading.Event | None = None,
-              render_pages: int = RENDER_PAGES) -> CrawlReport:
+              render_pages: int = RENDER_PAGES, shared: SharedCrawl | None = None) -> CrawlReport:
     """Crawl these outlets (default: every crawlable one) in a child process; never hangs past `timeout`.
 
     Setting `stop` (from another thread, e.g. a daemon shutting down) kills the crawl at once.
-    `render_pages` bounds the pages rendered in the browser (outlets with `render:`).
+    `render_pages` bounds the pages rendered in the browser (outlets with `render:`). `shared`: this
+    process is one part of a crawl spread over several (spiders/shared.py), its queue in Redis.
     """
     outlets, problems = crawlable(settings, outlet_keys)
     stop = stop or threading.Event()
-    report = (_run_child(settings, outlets, (page_limit, render_pages), cache_dir, timeout, stop) if outlets
+    report = (_run_child(settings, outlets, (page_limit, render_pages), cache_dir, timeout, stop, shared) if outlets
               else CrawlReport())
     if problems:
         report.error = "; ".join([*([report.error] if report.error else []), *problems])
@@ -69,7 +72,7 @@ def _has_spider(o: OutletConfig) -> bool:
 
 
 def _run_child(settings: Settings, outlets: list[OutletConfig], limits: tuple[int, int], cache_dir: Path | None,
-               timeout: float, stop: threading.Event) -> CrawlReport:
+               timeout: float, stop: threading.Event, shared: SharedCrawl | None = None) -> CrawlReport:
     from spiders.process import crawl_child
 
     ctx = mp.get_context("spawn")
@@ -78,7 +81,8 @@ def _run_child(settings: Settings, outlets: list[OutletConfig], limits: tuple[in
     soft = timeout - min(60.0, timeout * 0.4)
     page_limit, render_pages = limits
     args = (settings.model_dump(mode="json"), [o.key for o in outlets], page_limit,
-            str(cache_dir.resolve()) if cache_dir else None, soft, reports, render_pages)
+            str(cache_dir.resolve()) if cache_dir else None, soft, reports, render_pages,
+            dataclasses.asdict(shared) if shared else None)
     proc = ctx.Process(target=crawl_child, args=args, name="spreadwatch-crawl", daemon=True)
     proc.start()
     got = _await_report(proc, reports, timeout, stop)

@@ -182,6 +182,7 @@ class WorkerState:
     jobs_done: int = 0
     jobs_failed: int = 0
     polls: int = 0
+    crawls: int = 0  # crawl parts done
     running: dict[int, str] = field(default_factory=dict)  # procrastinate job id -> task
     last_job_at: datetime | None = None
 
@@ -225,6 +226,17 @@ class Pool:
         @app.task(name="spreadwatch.send_periodic", queue=QUEUE, priority=5, queueing_lock="send-periodic")
         async def send_periodic(timestamp: int) -> None:
             await self._tracked("send", self._send)
+
+        crawl_every = max(1, min(59, int(self.settings.poll.crawl_minutes)))
+
+        @app.periodic(cron=f"*/{crawl_every} * * * *", periodic_id="crawl")
+        @app.task(name="spreadwatch.crawl", queue=QUEUE, queueing_lock="crawl")
+        async def crawl(timestamp: int) -> None:
+            await self._tracked("crawl", self._start_crawl, timestamp)
+
+        @app.task(name="spreadwatch.crawl_part", queue=QUEUE, pass_context=False)
+        async def crawl_part(crawl_id: str, part: int) -> None:
+            await self._tracked("crawl", self._crawl_part, crawl_id, part)
 
         @app.periodic(cron="17 3 * * *", periodic_id="housekeeping")
         @app.task(name="spreadwatch.housekeeping", queue=QUEUE)
@@ -283,6 +295,38 @@ class Pool:
         self.state.polls += 1
         await asyncio.to_thread(record_interval, self.db, self.settings, feed, len(new_ids), report.status == "error")
         if new_ids:
+            with self.db.session(purpose="defer") as s:
+                defer_in(s, "spreadwatch.send", {}, queueing_lock=SEND_LOCK, priority=5)
+
+    async def _start_crawl(self, timestamp: int) -> None:
+        """One crawl of every crawlable outlet, as `pool.crawl_parts` jobs that share its queue (any
+        free workers take them, on any machines), deferred together in one transaction."""
+        from spiders import crawlable
+
+        if not crawlable(self.settings)[0]:
+            return
+        parts = self.settings.pool.crawl_parts if self.settings.pool.redis_url else 1
+        crawl_id = f"{timestamp}"
+        with self.db.session(purpose="defer") as s:
+            for part in range(parts):
+                defer_in(s, "spreadwatch.crawl_part", {"crawl_id": crawl_id, "part": part})
+        log.info("crawl deferred", extra={"crawl": crawl_id, "parts": parts})
+
+    async def _crawl_part(self, crawl_id: str, part: int) -> None:
+        """This worker's share of a crawl: a Scrapy child whose scheduler and duplicate filter are the
+        crawl's, in Redis (spiders/shared.py); alone without Redis. A part whose worker died is run
+        again by rescue_stalled and resumes from the shared queue."""
+        from spiders import run_crawl
+        from spiders.shared import SharedCrawl
+
+        p = self.settings.pool
+        shared = SharedCrawl(crawl_id, p.redis_url, p.redis_prefix) if p.redis_url else None
+        report = await asyncio.to_thread(run_crawl, self.settings, shared=shared,
+                                         timeout=self.settings.poll.cycle_deadline_seconds)
+        self.state.crawls += 1
+        log.info("crawl part done", extra={"crawl": crawl_id, "part": part, "pages": report.pages,
+                                           "stored": report.ingested, "error": report.error})
+        if report.ingested:
             with self.db.session(purpose="defer") as s:
                 defer_in(s, "spreadwatch.send", {}, queueing_lock=SEND_LOCK, priority=5)
 
@@ -377,7 +421,7 @@ def start_worker_health(pool: Pool, port: int, host: str) -> Any:
             st = pool.state
             body = json.dumps({"status": "ok" if ok else "failing", "worker": st.name, "error": error,
                                "started_at": st.started_at.isoformat(), "jobs_done": st.jobs_done,
-                               "jobs_failed": st.jobs_failed, "polls": st.polls,
+                               "jobs_failed": st.jobs_failed, "polls": st.polls, "crawls": st.crawls,
                                "running": sorted(st.running.values()),
                                "last_job_at": st.last_job_at.isoformat() if st.last_job_at else None,
                                "uptime_seconds": round(time.time() - st.started_at.timestamp(), 1)}).encode()
