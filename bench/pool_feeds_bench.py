@@ -103,7 +103,7 @@ def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path
                        capture_output=True, timeout=300)
         for i in range(workers):
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "spreadwatch", "worker", "--config", str(cfg), "--concurrency", "4",
+                [sys.executable, "-m", "spreadwatch", "worker", "--config", str(cfg), "--concurrency", str(concurrency),
                  "--name", f"bench{i}"], stdout=(tmp / f"feeds-w{workers}-{i}.log").open("wb"), stderr=subprocess.STDOUT))
         t0 = time.monotonic()
         polls: dict[str, list[tuple[float, int]]] = {}
@@ -173,7 +173,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--feeds", type=int, default=10_000)
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--concurrency", type=int, default=32, help="requests at once per worker")
+    ap.add_argument("--concurrency", type=int, default=32,
+                    help="requests at once per worker (and its jobs at once: a poll job is one feed)")
     ap.add_argument("--with-run", action="store_true", help="also measure `spreadwatch run --once` as the floor")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="write the results here")

@@ -46,8 +46,8 @@ def _articles(url: str) -> int:
 
     db = Database(url)
     try:
-        with db.session(read_only=True) as s:
-            return s.scalar(select(func.count(Article.id))) or 0
+        with db.session(read_only=True) as s:  # stored and placed
+            return s.scalar(select(func.count(Article.id)).where(Article.story_id.is_not(None))) or 0
     finally:
         db.dispose()
 

@@ -302,17 +302,20 @@ def _next_due(settings: Settings, now: datetime, feed: FeedState) -> datetime:
 
 async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, *,
                    batch: NotModifiedBatch | None = None, stages: Stages | None = None,
-                   ingest_in_thread: bool = False, order: PublicationOrder | None = None) -> tuple[FeedReport, list[int]]:
+                   ingest_in_thread: bool = False, order: PublicationOrder | None = None,
+                   defer_placement: Callable[[Session], Any] | None = None) -> tuple[FeedReport, list[int]]:
     """Poll one feed, ingest its new entries, record the feed's state. Never raises for a bad feed.
     `ingest_in_thread`: each article's transaction runs in a thread, so waiting for the placement
     lock never stalls the event loop (a pool worker's heartbeat runs in it). `order`: the cycle's
     PublicationOrder, which stores the new entries among the other feeds' (else in the feed's own
-    publication order, at once)."""
+    publication order, at once). `defer_placement`: the articles are stored without a story, and
+    this is called in each new article's transaction (the pool defers its placement job there)."""
     report = FeedReport(url=feed.url, outlet=feed.outlet, status="ok", feed_id=feed.id)
     stages = stages or Stages()
     t0 = time.perf_counter()
     try:
-        return report, await _poll(db, settings, fetcher, feed, report, batch, stages, ingest_in_thread, order)
+        return report, await _poll(db, settings, fetcher, feed, report, batch, stages, ingest_in_thread, order,
+                                   defer_placement)
     except CrawlError as e:
         _fail(db, settings, feed, report, str(e), getattr(e, "status", None))
     except Exception as e:  # a bug or a database error here must not take the other feeds down
@@ -327,7 +330,8 @@ async def poll_one(db: Database, settings: Settings, fetcher: Fetcher, feed: Fee
 
 async def _poll(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedState, report: FeedReport,
                 batch: NotModifiedBatch | None, stages: Stages, in_thread: bool = False,
-                order: PublicationOrder | None = None) -> list[int]:
+                order: PublicationOrder | None = None, defer_placement: Callable[[Session], Any] | None = None
+                ) -> list[int]:
     with stages.timed("feeds"):
         poll = await poll_feed(fetcher, feed.url, etag=feed.etag, last_modified=feed.last_modified)
     if poll.not_modified:
@@ -337,7 +341,7 @@ async def _poll(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedSt
         _record_not_modified(db, settings, feed, batch)
         return []
     new_ids = await _ingest_entries(db, settings, fetcher, feed.outlet, poll, report, stages, in_thread,
-                                    order, feed.id)
+                                    order, feed.id, defer_placement)
     _record_success(db, settings, feed, poll)
     return new_ids
 
@@ -353,7 +357,8 @@ def _fail(db: Database, settings: Settings, feed: FeedState, report: FeedReport,
 
 async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, outlet_key: str,
                           poll: FeedPoll, report: FeedReport, stages: Stages, in_thread: bool = False,
-                          order: PublicationOrder | None = None, feed_id: int = 0) -> list[int]:
+                          order: PublicationOrder | None = None, feed_id: int = 0,
+                          defer_placement: Callable[[Session], Any] | None = None) -> list[int]:
     report.entries = len(poll.entries)
     fresh = _wanted(db, settings, poll.entries)
     chosen, held = newest_first(fresh, settings.poll.max_entries_per_feed)
@@ -374,7 +379,10 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     def store(draft: ArticleDraft) -> Any:
         prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
         with stages.timed("ingest"), db.session(purpose="ingest") as s:  # one transaction per article
-            return ingest(s, draft, settings, prepared=prepared)
+            result = ingest(s, draft, settings, prepared=prepared, place=defer_placement is None)
+            if defer_placement is not None and result.created:
+                defer_placement(s)  # commits with the article, or not at all
+            return result
 
     if order is not None:
         results = await order.store(feed_id, list(drafts), store)

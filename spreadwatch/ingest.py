@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -129,9 +129,12 @@ def prepare(draft: ArticleDraft, settings: Settings, prior: str | None = None) -
 
 
 def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
-           now: datetime | None = None, prepared: Prepared | None = None) -> IngestResult:
+           now: datetime | None = None, prepared: Prepared | None = None, place: bool = True) -> IngestResult:
     """Store one article and everything that follows from it, inside the caller's transaction
-    (`prepared`: the draft's prepare(), if the caller computed it before the transaction)."""
+    (`prepared`: the draft's prepare(), if the caller computed it before the transaction).
+    `place=False` stores the article and its watch matches only: it waits, without a story, for
+    place_next() (the worker pool's placement job), which places the waiting articles in
+    publication order."""
     canon = canonicalize(draft.canonical_url or draft.url)
     existing = session.scalar(select(Article).where(Article.canonical_url == canon))
     if existing is not None:
@@ -166,7 +169,31 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
         session.add(WatchMatch(article_id=article.id, watch=hit.watch, terms=hit.terms, snippet=hit.snippet))
         result.watches.append(hit.watch)
     session.flush()
-    _place_and_alert(session, article, settings, result, now, prepared)
+    if place:
+        _place_and_alert(session, article, settings, result, now, prepared)
+    return result
+
+
+_NEXT_UNPLACED = (select(Article).where(Article.story_id.is_(None))
+                  .order_by(func.coalesce(Article.published_at, Article.first_seen_at), Article.id).limit(1))
+
+
+def place_next(session: Session, settings: Settings, now: datetime | None = None) -> IngestResult | None:
+    """Place the earliest published article stored without a story (ingest(place=False)), with its
+    alert rules, in the caller's transaction; None when none waits. The caller serialises it (the
+    placement lock is taken here, before the article is chosen, so two callers never take one)."""
+    from storage.stories_repo import lock_stories
+
+    lock_stories(session)
+    article = session.scalar(_NEXT_UNPLACED)
+    if article is None:
+        return None
+    result = IngestResult(article.id, created=True, watches=[m.watch for m in article.matches])
+    placement = place_article(session, article, settings)
+    result.story_id = placement.story_id
+    fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
+                     {placement.story_id: placement.articles})
+    result.alerts = len(fired)
     return result
 
 

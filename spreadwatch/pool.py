@@ -45,6 +45,7 @@ log = logging.getLogger("spreadwatch.pool")
 QUEUE = "spreadwatch"
 SCHEMA_LOCK = 0x5357_5052_4F43  # "SWPROC": two workers starting on a fresh database take turns
 SEND_LOCK = "send"
+PLACE_LOCK = "place"  # the placement job: one running and one waiting at most, for the whole pool
 
 
 class NotPostgres(Exception):
@@ -105,6 +106,12 @@ def defer_in(s: Session, task: str, args: dict[str, Any], *, queueing_lock: str 
     except IntegrityError:  # the unique index on waiting jobs' queueing locks: one is waiting already
         return False
     return True
+
+
+def defer_placement(s: Session) -> bool:
+    """The placement job, in the caller's transaction (one waiting at most: it places every article
+    waiting when it runs)."""
+    return defer_in(s, "spreadwatch.place", {}, queueing_lock=PLACE_LOCK, lock=PLACE_LOCK, priority=8)
 
 
 def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> int:
@@ -183,6 +190,7 @@ class WorkerState:
     jobs_failed: int = 0
     polls: int = 0
     crawls: int = 0  # crawl parts done
+    placements: int = 0  # articles placed by this worker's placement jobs
     running: dict[int, str] = field(default_factory=dict)  # procrastinate job id -> task
     last_job_at: datetime | None = None
 
@@ -216,6 +224,10 @@ class Pool:
         @app.task(name="spreadwatch.poll", queue=QUEUE, pass_context=False)
         async def poll(feed_id: int, claim: int) -> None:
             await self._tracked("poll", self._poll, feed_id, claim)
+
+        @app.task(name="spreadwatch.place", queue=QUEUE, priority=8, lock=PLACE_LOCK, queueing_lock=PLACE_LOCK)
+        async def place() -> None:
+            await self._tracked("place", self._place)
 
         @app.task(name="spreadwatch.send", queue=QUEUE, priority=5, queueing_lock=SEND_LOCK)
         async def send() -> None:
@@ -264,6 +276,33 @@ class Pool:
         n = await asyncio.to_thread(claim_due, self.db, self.settings)
         if n:
             log.info("feeds claimed", extra={"feeds": n})
+        await asyncio.to_thread(self._placement_due)
+
+    def _placement_due(self) -> None:
+        """Articles waiting for a story get a placement job (each article's transaction defers one;
+        this covers a job that failed)."""
+        with self.db.session(purpose="defer") as s:
+            if s.execute(text("SELECT 1 FROM article WHERE story_id IS NULL LIMIT 1")).first() is not None:
+                defer_placement(s)
+
+    async def _place(self) -> None:
+        """Place every article waiting for a story, earliest published first, one transaction each
+        (the placement lock is taken in each), then send what their alert rules fired."""
+        from spreadwatch.ingest import place_next
+
+        def one() -> Any:
+            with self.db.session(purpose="place") as s:
+                return place_next(s, self.settings)
+
+        placed = alerts = 0
+        while (result := await asyncio.to_thread(one)) is not None:
+            placed += 1
+            alerts += result.alerts
+            self.state.placements += 1
+        if placed:
+            log.info("articles placed", extra={"articles": placed, "alerts": alerts})
+            with self.db.session(purpose="defer") as s:
+                defer_in(s, "spreadwatch.send", {}, queueing_lock=SEND_LOCK, priority=5)
 
     async def rescue_stalled(self) -> int:
         """Jobs left 'doing' by workers whose heartbeat stopped (killed, machine gone) run again."""
@@ -287,16 +326,14 @@ class Pool:
             return  # polled or claimed again meanwhile: this job is a leftover
         try:
             async with asyncio.timeout(self.settings.poll.cycle_deadline_seconds):
-                report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True)
+                report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True,
+                                                 defer_placement=defer_placement)
         except TimeoutError:  # the articles stored so far stay; the feed is due again when its lease ends
             log.warning("poll cut at its deadline", extra={"feed": feed.url,
                                                            "seconds": self.settings.poll.cycle_deadline_seconds})
             return
         self.state.polls += 1
         await asyncio.to_thread(record_interval, self.db, self.settings, feed, len(new_ids), report.status == "error")
-        if new_ids:
-            with self.db.session(purpose="defer") as s:
-                defer_in(s, "spreadwatch.send", {}, queueing_lock=SEND_LOCK, priority=5)
 
     async def _start_crawl(self, timestamp: int) -> None:
         """One crawl of every crawlable outlet, as `pool.crawl_parts` jobs that share its queue (any
@@ -421,7 +458,7 @@ def start_worker_health(pool: Pool, port: int, host: str) -> Any:
             st = pool.state
             body = json.dumps({"status": "ok" if ok else "failing", "worker": st.name, "error": error,
                                "started_at": st.started_at.isoformat(), "jobs_done": st.jobs_done,
-                               "jobs_failed": st.jobs_failed, "polls": st.polls, "crawls": st.crawls,
+                               "jobs_failed": st.jobs_failed, "polls": st.polls, "crawls": st.crawls, "placements": st.placements,
                                "running": sorted(st.running.values()),
                                "last_job_at": st.last_job_at.isoformat() if st.last_job_at else None,
                                "uptime_seconds": round(time.time() - st.started_at.timestamp(), 1)}).encode()

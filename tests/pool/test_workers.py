@@ -97,10 +97,12 @@ def wait_for(check: Callable[[], bool], timeout: float) -> bool:
 
 
 def article_count(url: str) -> int:
+    """Articles stored and placed in a story (the pool stores an article, then its placement job
+    places it)."""
     db = Database(url)  # migrates, as a worker starting at the same time does (they take turns)
     try:
         with db.session(read_only=True) as s:
-            return s.scalar(select(func.count(Article.id))) or 0
+            return s.scalar(select(func.count(Article.id)).where(Article.story_id.is_not(None))) or 0
     finally:
         db.dispose()
 

@@ -1,0 +1,64 @@
+"""ingest(place=False) then place_next(): the worker pool's placement job places the waiting
+articles earliest published first, and makes the stories that ingest() in publication order makes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from spreadwatch.ingest import ingest, place_next
+from spreadwatch.settings import load_settings
+from storage import Article, Database
+from tests.spreadwatch.test_ingest import FOOTBALL, GERMAN, WHEN, draft
+
+ALBANIAN = ("Sipas gazetës gjermane Bild, Italia po përgatitet për një tërheqje të mundshme të trupave "
+            "amerikane nga Kosova. Misioni KFOR i NATO-s do të mbetej pa ushtarët amerikanë, që sot janë mbi 600.")
+
+
+def _drafts() -> list:  # type: ignore[type-arg]
+    out = [draft("https://www.bild.de/politik/abzug", "Abzug der US-Truppen aus dem Kosovo?", GERMAN),
+           draft("https://telegrafi.com/bild-shba", "Bild: SHBA mund të tërheqin trupat nga Kosova", ALBANIAN,
+                 outlet="telegrafi"),
+           draft("https://www.bild.de/sport/rueckzug", "Verein zieht sich zurück", FOOTBALL)]
+    return [d.__class__(**{**d.__dict__, "published_at": WHEN + timedelta(hours=i)}) for i, d in enumerate(out)]
+
+
+def _stories(db: Database) -> set[frozenset[str]]:
+    groups: dict[int, set[str]] = defaultdict(set)
+    with db.session() as s:
+        for sid, url in s.execute(select(Article.story_id, Article.canonical_url)):
+            assert sid is not None
+            groups[sid].add(url)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_waiting_articles_are_placed_earliest_first_as_ingest_places_them(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings()
+    db = Database(db_url)
+    for d in reversed(_drafts()):  # stored latest first, as a feed lists them
+        with db.session() as s:
+            r = ingest(s, d, settings, place=False)
+            assert r.created and r.story_id is None
+    with db.session() as s:
+        assert all(a.story_id is None for a in s.scalars(select(Article)))
+    placed = []
+    for _ in range(10):  # bounded: three articles wait
+        with db.session() as s:
+            r = place_next(s, settings)
+        if r is None:
+            break
+        placed.append(r.article_id)
+    with db.session() as s:
+        order = [s.get_one(Article, aid).canonical_url for aid in placed]
+    assert order == [d.canonical_url for d in _drafts()]  # earliest published first
+    with db.session() as s:
+        assert place_next(s, settings) is None
+
+    direct = Database(f"sqlite:///{tmp_path / 'direct.db'}")
+    for d in _drafts():
+        with direct.session() as s:
+            ingest(s, d, settings)
+    assert _stories(db) == _stories(direct)
+    assert frozenset({"https://www.bild.de/politik/abzug", "https://telegrafi.com/bild-shba"}) in _stories(db)
