@@ -138,14 +138,17 @@ def summarise(polls: dict[str, list[tuple[float, int]]], n: int, workers: int) -
     lags = sorted(v[1][0] - (v[0][0] + INTERVAL_S) for v in polls.values() if len(v) >= 2)
     second_times = sorted(t for t, _ in seconds)
     requests = sum(len(v) for v in polls.values())
+    gaps = [b[0] - a[0] for v in polls.values() for a, b in zip(v, v[1:])]
     out = {"workers": workers, "feeds": n, "polled_once": len(firsts), "polled_twice": len(seconds),
-           "requests": requests, "extra_requests": requests - 2 * len(seconds) - (len(firsts) - len(seconds)),
+           # a third poll of an early feed while the last ones had their second is its next interval's
+           "requests": requests, "third_round_requests": sum(max(0, len(v) - 2) for v in polls.values()),
+           "polled_again_within_interval": sum(1 for g in gaps if g < 0.95 * INTERVAL_S),
            "second_round_304s": sum(1 for _, status in seconds if status == 304),
            "first_round_seconds": round(firsts[-1] - firsts[0], 1) if firsts else None,
            "second_round_seconds": round(second_times[-1] - second_times[0], 1) if second_times else None,
            "lag_median_s": round(lags[len(lags) // 2], 1) if lags else None,
            "lag_max_s": round(lags[-1], 1) if lags else None,
-           "min_gap_s": round(min((b[0] - a[0] for v in polls.values() for a, b in zip(v, v[1:])), default=0), 1)}
+           "min_gap_s": round(min(gaps, default=0), 1)}
     if out["second_round_seconds"]:
         out["second_round_feeds_per_minute"] = round(len(seconds) / max(out["second_round_seconds"], 1e-9) * 60)
     return out
