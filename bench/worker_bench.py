@@ -2,7 +2,7 @@
 the bare library pipeline measured in the same run, and the serialised step's rate (placements/s).
 
 Each pool run starts its workers on a fresh PostgreSQL database (127.0.0.1, trust auth) and Redis,
-and is timed from the workers' start until every article of the newsroom is stored (worker start-up
+and is timed from the workers' start until every article of the newsroom is stored and placed (worker start-up
 included: the same for both). The serialised step is timed while its lock is held (from the grant of
 the placement lock to the end of the article's transaction's work), summed over the workers: so
 placements/s is what one database's placement lock lets through, waiting for it excluded.
@@ -94,34 +94,37 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
 
 def child(cfg: str, out: str, concurrency: int) -> None:
     """A worker whose serialised step is timed: from the moment the placement lock is granted
-    (storage.stories_repo.lock_stories returns) to the end of the article's ingest (the commit that
-    releases it is a few ms more). Its totals are written when it stops."""
+    (storage.stories_repo.lock_stories returns) to the end of the placement job's step for one
+    article (spreadwatch.ingest.place_next; the commit that releases the lock is a few ms more).
+    Its totals are written when it stops."""
     import threading
 
-    import spreadwatch.cycle
+    import spreadwatch.ingest
     import storage.stories_repo
     from spreadwatch.pool import run_worker
     from spreadwatch.validation import load_config
 
     totals = {"placements": 0, "seconds": 0.0}
     held = threading.local()
-    lock, ingest = storage.stories_repo.lock_stories, spreadwatch.cycle.ingest
+    lock, place_next = storage.stories_repo.lock_stories, spreadwatch.ingest.place_next
 
     def locked(*a: Any, **k: Any) -> Any:
         lock(*a, **k)
         held.at = time.perf_counter()
 
-    def timed(*a: Any, **k: Any) -> Any:
+    def timed(*a: Any, **k: Any) -> Any:  # the placement job's step: one article placed, with its alert rules
         held.at = None
+        placed = None
         try:
-            return ingest(*a, **k)
+            placed = place_next(*a, **k)
+            return placed
         finally:
-            if held.at is not None:
+            if held.at is not None and placed is not None:
                 totals["seconds"] += time.perf_counter() - held.at
                 totals["placements"] += 1
 
     storage.stories_repo.lock_stories = locked  # type: ignore[assignment]
-    spreadwatch.cycle.ingest = timed  # type: ignore[assignment]
+    spreadwatch.ingest.place_next = timed  # type: ignore[assignment]
     try:
         run_worker(load_config(Path(cfg), None), concurrency)
     finally:

@@ -136,13 +136,25 @@ def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> 
     return len(rows)
 
 
+_INTERVALS: dict[int, tuple[Settings, dict[str, float]]] = {}
+
+
+def _intervals(settings: Settings) -> dict[str, float]:
+    """Each configured feed's interval by its URL, built once per settings (a pool of 10,000 feeds
+    spent milliseconds per poll job rebuilding it)."""
+    hit = _INTERVALS.get(id(settings))
+    if hit is None or hit[0] is not settings:
+        hit = _INTERVALS[id(settings)] = (settings, {f.url: f.interval_minutes or settings.poll.interval_minutes
+                                                     for o in settings.outlets if o.enabled for f in o.feeds})
+    return hit[1]
+
+
 def take_claim(db: Database, settings: Settings, feed_id: int, claim: int) -> FeedState | None:
     """The feed's state if it still carries `claim`; the claim is bumped, so this run owns the feed
     for a lease. Any second run of the same job (a retry after its worker died, or after a heartbeat
     that a busy machine delayed) finds the claim moved and does nothing: a feed whose poll was cut
     short is claimed again by `schedule` when its lease runs out."""
-    intervals = {f.url: f.interval_minutes or settings.poll.interval_minutes
-                 for o in settings.outlets if o.enabled for f in o.feeds}
+    intervals = _intervals(settings)
     with db.session(purpose="claim") as s:
         row = s.execute(text(
             "UPDATE feed SET poll_claim = poll_claim + 1, next_poll_at = :until "
@@ -208,6 +220,11 @@ class Pool:
         self.state = WorkerState(name or f"{socket.gethostname()}-{os.getpid()}")
         self.fetcher: Any = None
         self.gate: Any = None
+        # 304s are written in batches, as the daemon writes them (NotModifiedBatch), flushed every
+        # second: a feed whose 304 is not yet written keeps its claim's lease, so it cannot be polled
+        # again before (a worker killed meanwhile leaves it to be polled when the lease ends). With
+        # adaptive intervals each poll's time is needed at once, so each is written by itself.
+        self.not_modified: Any = None
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(settings.database_url), min_size=1, max_size=4))
         self._register()
@@ -327,7 +344,7 @@ class Pool:
         try:
             async with asyncio.timeout(self.settings.poll.cycle_deadline_seconds):
                 report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True,
-                                                 defer_placement=defer_placement)
+                                                 defer_placement=defer_placement, batch=self.not_modified)
         except TimeoutError:  # the articles stored so far stay; the feed is due again when its lease ends
             log.warning("poll cut at its deadline", extra={"feed": feed.url,
                                                            "seconds": self.settings.poll.cycle_deadline_seconds})
@@ -367,6 +384,14 @@ class Pool:
             with self.db.session(purpose="defer") as s:
                 defer_in(s, "spreadwatch.send", {}, queueing_lock=SEND_LOCK, priority=5)
 
+    async def _flush_not_modified(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(self.not_modified.flush)
+            except Exception:  # the database is away: the feeds keep their leases and are polled again
+                log.exception("could not record 304s")
+
     async def _send(self) -> None:
         from alerts.outbox import send_due
 
@@ -385,6 +410,12 @@ class Pool:
 
             self.gate = RedisHostGate(p.redis_url, p.redis_prefix)
         health = start_worker_health(self, health_port, health_host) if health_port is not None else None
+        flusher = None
+        if not p.adaptive:
+            from spreadwatch.cycle import NotModifiedBatch
+
+            self.not_modified = NotModifiedBatch(self.db)
+            flusher = asyncio.create_task(self._flush_not_modified())
         try:
             async with self.app.open_async():
                 async with Fetcher(self.settings.http, gate=self.gate, host_delays=host_delays(self.settings)) as f:
@@ -396,6 +427,9 @@ class Pool:
                         fetch_job_polling_interval=1.0, shutdown_graceful_timeout=5.0,
                         delete_jobs="successful")
         finally:
+            if flusher is not None:
+                flusher.cancel()
+                await asyncio.to_thread(self.not_modified.flush)  # the last 304s, before the database goes
             if health:
                 health.stop()
             if self.gate is not None:
