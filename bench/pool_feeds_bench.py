@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import httpx
 import yaml
 from sqlalchemy import create_engine, text
 
-from bench.worker_bench import PG_ADMIN, _fresh_db
+from bench.worker_bench import PG_ADMIN, _fresh_db, stop_processes
 
 SERVER = r'''
 import hashlib, json, sys, threading, time
@@ -119,13 +118,7 @@ def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path
                 polls = {k: v[before.get(k, 0):] for k, v in _stats(base).items()}
                 break
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -78,10 +78,7 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
             time.sleep(0.5)
         wall = time.perf_counter() - t0
         stored = _articles(url)
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(timeout=60)
+        stop_processes(procs)
         placed = [json.loads(o.read_text()) for o in outs if o.exists()]
         return {"workers": workers, "articles": stored, "seconds": wall,
                 "placements": sum(p["placements"] for p in placed),
@@ -90,6 +87,19 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], wait: float = 60) -> None:
+    """SIGTERM each (workers stop gracefully and write their totals), then kill what is still there."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
 
 
 def child(cfg: str, out: str, concurrency: int) -> None:
