@@ -111,7 +111,7 @@ def defer_in(s: Session, task: str, args: dict[str, Any], *, queueing_lock: str 
 def defer_placement(s: Session) -> bool:
     """The placement job, in the caller's transaction (one waiting at most: it places every article
     waiting when it runs)."""
-    return defer_in(s, "spreadwatch.place", {}, queueing_lock=PLACE_LOCK, lock=PLACE_LOCK, priority=8)
+    return defer_in(s, "spreadwatch.place", {}, queueing_lock=PLACE_LOCK, priority=8)
 
 
 def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> int:
@@ -242,7 +242,10 @@ class Pool:
         async def poll(feed_id: int, claim: int) -> None:
             await self._tracked("poll", self._poll, feed_id, claim)
 
-        @app.task(name="spreadwatch.place", queue=QUEUE, priority=8, lock=PLACE_LOCK, queueing_lock=PLACE_LOCK)
+        # no job lock: a job lock held by a killed worker's job, whose retry the waiting job's queueing
+        # lock refuses, would hold every later one; two place jobs at once simply take turns at the
+        # placement lock, article by article
+        @app.task(name="spreadwatch.place", queue=QUEUE, priority=8, queueing_lock=PLACE_LOCK)
         async def place() -> None:
             await self._tracked("place", self._place)
 
@@ -325,11 +328,20 @@ class Pool:
         """Jobs left 'doing' by workers whose heartbeat stopped (killed, machine gone) run again."""
         jobs = list(await self.app.job_manager.get_stalled_jobs(
             queue=QUEUE, seconds_since_heartbeat=self.settings.pool.stalled_seconds))
+        from procrastinate.exceptions import UniqueViolation
+        from procrastinate.jobs import Status
+
         retried = 0
         for job in jobs:
             try:
                 await self.app.job_manager.retry_job(job)
                 retried += 1
+            except UniqueViolation:
+                # a job with its queueing lock is waiting already (a placement or send job, which does
+                # all the waiting work when it runs): the dead worker's one is closed instead
+                await self.app.job_manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
+                log.warning("stalled job closed: another with its queueing lock waits",
+                            extra={"job": job.id, "task": job.task_name})
             except Exception:  # another worker's schedule retried it first
                 log.debug("stalled job already retried", extra={"job": job.id})
         jobs = jobs[:retried]
