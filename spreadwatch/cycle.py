@@ -334,9 +334,7 @@ async def _poll(db: Database, settings: Settings, fetcher: Fetcher, feed: FeedSt
                 ) -> list[int]:
     with stages.timed("feeds"):
         poll = await poll_feed(fetcher, feed.url, etag=feed.etag, last_modified=feed.last_modified)
-    if poll.not_modified:
-        if order is not None:
-            order.leave(feed.id)
+    if poll.not_modified:  # poll_one's finally tells the cycle's order this feed brings nothing
         report.status = "not-modified"
         _record_not_modified(db, settings, feed, batch)
         return []

@@ -189,17 +189,14 @@ def place_next(session: Session, settings: Settings, now: datetime | None = None
     if article is None:
         return None
     result = IngestResult(article.id, created=True, watches=[m.watch for m in article.matches])
-    placement = place_article(session, article, settings)
-    result.story_id = placement.story_id
-    fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
-                     {placement.story_id: placement.articles})
-    result.alerts = len(fired)
+    _place_and_alert(session, article, settings, result, now, None)  # features from the stored text
     return result
 
 
 def _place_and_alert(session: Session, article: Article, settings: Settings, result: IngestResult,
-                     now: datetime | None, prepared: Prepared) -> None:
-    placement = place_article(session, article, settings, prepared.features, prepared.denial_terms)
+                     now: datetime | None, prepared: Prepared | None) -> None:
+    features, denial = (prepared.features, prepared.denial_terms) if prepared else (None, None)
+    placement = place_article(session, article, settings, features, denial)
     result.story_id = placement.story_id
     fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
                      {placement.story_id: placement.articles})

@@ -45,7 +45,7 @@ log = logging.getLogger("spreadwatch.pool")
 QUEUE = "spreadwatch"
 SCHEMA_LOCK = 0x5357_5052_4F43  # "SWPROC": two workers starting on a fresh database take turns
 SEND_LOCK = "send"
-PLACE_LOCK = "place"  # the placement job: one running and one waiting at most, for the whole pool
+PLACE_LOCK = "place"  # the placement job's queueing lock: one waiting at most, for the whole pool
 
 
 class NotPostgres(Exception):

@@ -6,8 +6,8 @@ Rarity comes from a real background, not from the archive: wordfreq's word frequ
 it and Serbo-Croatian (so the same article gets the same weights whatever else is stored, and the
 stories do not depend on the arrival order), read through stories.frequency's compact table (the
 same values in 13 MB instead of wordfreq's 170 MB of dicts). simplemma's dictionaries are read with
-its own low-memory backend (40 MB instead of 260 MB for the five languages, the same lemmas). wordfreq has no Albanian; there a word simplemma
-knows is ordinary, one it does not know (a name, a rare word) is rare, and the function words
+its own low-memory backend (40 MB instead of 260 MB for the five languages, the same lemmas).
+wordfreq has no Albanian; there a word simplemma knows is ordinary, one it does not know (a name, a rare word) is rare, and the function words
 below weigh almost nothing.
 """
 

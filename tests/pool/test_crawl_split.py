@@ -111,7 +111,7 @@ def test_a_crawl_split_over_two_processes_fetches_each_page_once(pg_url: str) ->
 def test_without_the_shared_queue_two_processes_fetch_every_page_twice(pg_url: str) -> None:
     """The control: the same two crawls, each with its own scheduler, double every request."""
     with LocalServer() as server:
-        newsroom = Newsroom(server, answer=0.05)
+        newsroom = Newsroom(server)  # slow enough that neither crawl ends before the other starts
         reports: list[CrawlReport] = []
         settings = _settings(pg_url, server, concurrency=2)
         threads = [threading.Thread(target=lambda: reports.append(run_crawl(settings, timeout=180))) for _ in range(2)]
