@@ -47,14 +47,20 @@ PUBLISHED_NAMES = (
     "sailthru.date", "dc.date.issued", "dcterms.issued", "dc.date.created", "dcterms.created", "dc.created",
     "citation_publication_date", "citation_date", "publishdate", "publish-date", "publish_date",
     "published_time", "published-date", "publication_date", "pubdate", "og:pubdate", "bt:pubdate",
-    "rnews:datepublished", "displaydate", "article_date_original", "original-publish-date", "dc.date",
-    "dcterms.date", "dc:date", "date",
+    "rnews:datepublished", "article_date_original", "original-publish-date",
 )
+# meta names that say "a date" without saying which: CMSs fill them with the page's generation or
+# last edit as often as with its publication, so they come after the typed statements
+GENERIC_NAMES = ("dc.date", "dcterms.date", "dc:date", "date", "displaydate")
 _PUBLISHED_WORD = re.compile(r"publi|pubdate|creat|issued|released?\b", re.I)
 _MODIFIED_WORD = re.compile(r"modif|updat|edit|revis|expir|aktualis|ge(ä|ae)ndert|p[eë]rdit[eë]s|a[zž]urir|"
                             r"aggiorn|actualiz|mis à jour|lastmod", re.I)
 _NOT_A_TIME = re.compile(r"publisher|creator|author|image|url|title|name|section", re.I)  # 'article:publisher'
-_OUTSIDE_ARTICLE = re.compile(r"related|teaser|recommend|sidebar|comment|more-|most-|popular|also", re.I)
+_OUTSIDE_ARTICLE = re.compile(r"related|teaser|recommend|sidebar|comment|more-|most-|popular|also|weitere", re.I)
+# the block under a headline that carries the byline and the date (WordPress's entry-meta, Drupal's
+# article-meta, bylines, datelines)
+_META_BLOCK = re.compile(r"(?:article|entry|post|story|news)[-_]?(?:meta|info|header|date)|byline|dateline|"
+                         r"(?:^|[\s_-])meta(?:data)?(?:$|[\s_-])", re.I)
 _ARTICLE_TYPE = re.compile(r"article|blogposting|posting|report", re.I)
 _PAGE_TYPE = re.compile(r"webpage|itempage|collectionpage", re.I)
 
@@ -219,9 +225,15 @@ def _meta_published(metas: dict[str, str]) -> Iterator[str]:
         if name in metas:
             yield metas[name]
     for name, value in metas.items():
-        if (name not in PUBLISHED_NAMES and _PUBLISHED_WORD.search(name) and not _MODIFIED_WORD.search(name)
-                and not _NOT_A_TIME.search(name)):
+        if (name not in PUBLISHED_NAMES and name not in GENERIC_NAMES and _PUBLISHED_WORD.search(name)
+                and not _MODIFIED_WORD.search(name) and not _NOT_A_TIME.search(name)):
             yield value
+
+
+def _meta_generic(metas: dict[str, str]) -> Iterator[str]:
+    for name in GENERIC_NAMES:
+        if name in metas:
+            yield metas[name]
 
 
 def _microdata(tree: lxml.html.HtmlElement) -> Iterator[str]:
@@ -229,14 +241,35 @@ def _microdata(tree: lxml.html.HtmlElement) -> Iterator[str]:
         yield el.get("datetime") or el.get("content") or el.text_content()
 
 
-def _times(tree: lxml.html.HtmlElement) -> Iterator[str]:
-    """`<time>` elements of the article, the one marked as publication first, none marked modified."""
+def _times(tree: lxml.html.HtmlElement, *, placed: bool) -> Iterator[str]:
+    """`<time>` elements of the article, none marked modified: with `placed`, those marked as the
+    publication and those in the article's header; else the rest."""
     scope = _article_scope(tree)
     candidates = [t for t in scope.iter("time") if not _modified(t) and not _outside(t, scope)]
     marked = [t for t in candidates if t.get("pubdate") is not None or _PUBLISHED_WORD.search(_labels(t))]
-    headed = [t for t in candidates if any(a.tag == "header" for a in t.iterancestors())]
-    for t in marked + headed + candidates:
+    headed = [t for t in candidates if any(a.tag == "header" for a in t.iterancestors()) or _by_headline(t, scope)]
+    chosen = marked + headed if placed else candidates
+    for t in chosen:
         yield t.get("datetime") or t.text_content()
+
+
+def _by_headline(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> bool:
+    """Whether `el` sits with the article's headline: within three levels above its h1, or in the
+    block of byline and date under it."""
+    for a in list(el.iterancestors())[:3]:
+        if _META_BLOCK.search((a.get("class") or "") + " " + (a.get("id") or "")):
+            return True
+    h1 = next(scope.iter("h1"), None)
+    if h1 is None:
+        return False
+    up = h1
+    for _ in range(3):
+        up = up.getparent()
+        if up is None:
+            return False
+        if any(a is up for a in el.iterancestors()):
+            return True
+    return False
 
 
 def _article_scope(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
@@ -269,9 +302,34 @@ def _outside(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> bool:
     for a in el.iterancestors():
         if a is scope:
             return False
-        if a.tag in ("aside", "nav", "footer") or _OUTSIDE_ARTICLE.search((a.get("class") or "") + (a.get("id") or "")):
+        marks = (a.get("class") or "") + " " + (a.get("id") or "")
+        if _OUTSIDE_ARTICLE.search(marks):
+            return True
+        if a.tag in ("aside", "nav", "footer") and not _META_BLOCK.search(marks):  # an <aside class="meta"> holds the byline
             return True
     return False
+
+
+def _headline_text(tree: lxml.html.HtmlElement) -> Iterator[str]:
+    """A date written as text beside the article's headline (`<p class="date">Written: 2023-11-07
+    15:03 / Updated: …</p>` next to the h1), for pages with no machine-readable one: the short text
+    elements in the h1's own block, the date taken from the first one not labelled as an update.
+    Only the h1's block: a level further up is the article's body, where dates are citations."""
+    for h1 in list(tree.iter("h1"))[:3]:  # the first may be the site's logo
+        block = h1.getparent()
+        if block is None:
+            continue
+        for el in block.iterdescendants():
+            if not isinstance(el.tag, str) or el.tag in ("script", "style", "a", "h1") or h1 in el.iterancestors():
+                continue
+            text = " ".join(el.text_content().split())
+            if not text or len(text) > 80 or _outside(el, block):
+                continue
+            m = _ISO.search(text) or _DMY.search(text)
+            if m is None or _MODIFIED_WORD.search(text[:m.start()]):
+                continue
+            yield text[m.start():]
+            return
 
 
 def url_stamp(url: str) -> Stamp | None:
@@ -314,7 +372,8 @@ def published_at(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: li
     structured = _structured(tree, metas, objects, url)
     first = next(structured, None)
     if first is None:
-        return url_stamp(url) or _htmldate(tree, url)
+        beside = next((st for v in _headline_text(tree) if (st := parse_stamp(v)) is not None), None)
+        return beside or url_stamp(url) or _htmldate(tree, url)
     if first.has_time:
         return first
     day = first.when.date()
@@ -323,7 +382,8 @@ def published_at(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: li
 
 def _structured(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],
                 url: str) -> Iterator[Stamp]:
-    for source in (_meta_published(metas), _ld_published(objects, url), _microdata(tree), _times(tree)):
+    for source in (_meta_published(metas), _ld_published(objects, url), _microdata(tree),
+                   _times(tree, placed=True), _meta_generic(metas), _times(tree, placed=False)):
         for value in source:
             stamp = parse_stamp(value)
             if stamp is not None:

@@ -31,8 +31,12 @@ _SEPARATOR = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|/)\s+|\s*(?:｜|\|)
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go"})
 _ELLIPSIS = ("…", "...")
 _KICKER = re.compile(r"kicker|dachzeile|roof-?line|top-?line|over-?line|top-?title|eyebrow|super-?title|"
-                     r"pre-?title|entry-section|headline-intro|flag|rubri", re.I)
-_HIDDEN = re.compile(r"hidden|hide|sr-only|screen-?reader|visually|offscreen", re.I)
+                     r"pre-?title|entry-section|headline-intro|flag|rubri|"
+                     # what follows a headline in its own element: the subtitle (Unterzeile, deck)
+                     r"sub-?title|sub-?line|sub-?head|standfirst|\bdeck\b|\bdek\b|untertitel|unterzeile|"
+                     # a forum's or blog's label before the title (XenForo's "Patch Notes")
+                     r"\blabel\b", re.I)
+_HIDDEN = re.compile(r"hidden|hide|invisible|sr-only|screen-?reader|visually|offscreen", re.I)
 MIN_HEADLINE_WORDS = 3  # an h1 no other source confirms must be this long, or have no rival this long
 _PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
 MAX_SECTION_WORDS = 3  # "Politik", "Nachrichten Inland": a segment this short next to the site name
@@ -145,11 +149,34 @@ def _h1s(tree: lxml.html.HtmlElement, scoped: list[lxml.html.HtmlElement]) -> li
 
 def _pieces(el: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement | None, str]]:
     """The h1's text in its pieces, each with the child element it comes from (None: the h1's own
-    text or a child's tail)."""
+    text or a child's tail). An element that only wraps another (`<h1><a><span>kicker</span>
+    headline</a></h1>`) is looked through; hidden children are no piece."""
+    for _ in range(4):
+        children = [c for c in el if isinstance(c.tag, str) and c.tag != "br"]
+        if len(children) != 1 or (el.text or "").strip() or (children[0].tail or "").strip() or _is_kicker(children[0]):
+            break
+        el = children[0]
     pieces: list[tuple[lxml.html.HtmlElement | None, str]] = [(None, el.text or "")]
     for child in el:
-        pieces += [(child, child.text_content()), (None, child.tail or "")]
+        if isinstance(child.tag, str) and child.tag != "br" and not _hidden(child):
+            pieces.append((child, visible_text(child)))
+        pieces.append((None, child.tail or ""))
     return [(owner, t) for owner, t in ((o, _clean(x)) for o, x in pieces) if t]
+
+
+def visible_text(el: lxml.html.HtmlElement) -> str:
+    """The element's text as it shows: a line break is a space, and what is hidden for screen
+    readers only (`<span class="element-invisible"> | Site</span>`) is not there."""
+    out = [el.text or ""]
+    for child in el:
+        if not isinstance(child.tag, str):
+            pass
+        elif child.tag == "br":
+            out.append(" ")
+        elif not _hidden(child):
+            out.append(visible_text(child))
+        out.append(child.tail or "")
+    return "".join(out)
 
 
 def _is_kicker(owner: lxml.html.HtmlElement | None) -> bool:
@@ -163,7 +190,7 @@ def _h1_headline(el: lxml.html.HtmlElement, refs: list[tuple[str, str]]) -> str:
     """The headline in an h1, without the kicker (Dachzeile) that news sites put before it in an
     element of its own (`<span class="kicker">Ukraine</span>: Headline`, `<small>`), or that
     another source shows as a separate segment; separator pieces (': ', ' - ') go with it."""
-    text, pieces = _clean(el.text_content()), _pieces(el)
+    text, pieces = _clean(visible_text(el)), _pieces(el)
     kept = [t for owner, t in pieces if not _is_kicker(owner)]
     if len(kept) < len(pieces):
         rest = _strip_separators(" ".join(t for t in kept if not _PUNCTUATION_ONLY.match(t)))
@@ -204,11 +231,15 @@ def _hidden(el: lxml.html.HtmlElement) -> bool:
 
 
 def _confirms(h1: str, raw: str, cleaned: str) -> bool:
+    """Whether a source confirms the h1: equal once its affixes are off, or starting or ending
+    with it, or shortened from it (cut with an ellipsis, or to the first words of a longer
+    headline: `Ultium Cells erhöht Gigafactory-Kapazität` for the h1's `… in Tennessee`)."""
     k = _key(h1)
     if not k:
         return False
     return k == _key(cleaned) or _key(raw).startswith(k) or _key(raw).endswith(k) or (
-        cleaned.endswith(_ELLIPSIS) and k.startswith(_key(cleaned)))
+        cleaned.endswith(_ELLIPSIS) and k.startswith(_key(cleaned))) or (
+        len(cleaned.split()) >= MIN_HEADLINE_WORDS and h1.casefold().startswith(cleaned.casefold() + " "))
 
 
 def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]], url: str,
