@@ -250,7 +250,11 @@ def _times(tree: lxml.html.HtmlElement, *, placed: bool) -> Iterator[str]:
     headed = [t for t in candidates if any(a.tag == "header" for a in t.iterancestors()) or _by_headline(t, scope)]
     chosen = marked + headed if placed else candidates
     for t in chosen:
-        yield t.get("datetime") or t.text_content()
+        value = t.get("datetime")
+        if value:
+            yield value
+        if not value or ":" not in value:  # a day in the attribute, the time in the text: `21.01.2022 - 13:30`
+            yield re.sub(r"\s+[-–|]\s+(?=[0-2]?\d[:.][0-5]\d)", " ", t.text_content())
 
 
 def _by_headline(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> bool:

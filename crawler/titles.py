@@ -37,6 +37,7 @@ _KICKER = re.compile(r"kicker|dachzeile|roof-?line|top-?line|over-?line|top-?tit
                      # a forum's or blog's label before the title (XenForo's "Patch Notes")
                      r"\blabel\b", re.I)
 _HIDDEN = re.compile(r"hidden|hide|invisible|sr-only|screen-?reader|visually|offscreen", re.I)
+MAX_H2 = 3  # an h2 further down is a section or a related article's
 MIN_HEADLINE_WORDS = 3  # an h1 no other source confirms must be this long, or have no rival this long
 _PUNCTUATION_ONLY = re.compile(r"^[\W_]+$")
 MAX_SECTION_WORDS = 3  # "Politik", "Nachrichten Inland": a segment this short next to the site name
@@ -114,7 +115,9 @@ def strip_affixes(title: str, names: list[str]) -> str:
     while hi - lo > 1 and _is_date(parts[hi - 1]):
         hi -= 1
     long = [i for i in range(lo, hi) if len(parts[i].split()) > MAX_SECTION_WORDS]
-    if hi - lo > 1 and len(long) == 1:
+    # a section is a word or two of letters; "SW082" (an episode's number) is part of the headline
+    numbered = any(re.search(r"\d", parts[i]) for i in range(lo, hi) if i not in long)
+    if hi - lo > 1 and len(long) == 1 and not numbered:
         return _without_colon_name(parts[long[0]], names)
     kept = parts[lo] + "".join(seps[i - 1] + parts[i] for i in range(lo + 1, hi))
     return _without_colon_name(kept.strip(), names)
@@ -165,14 +168,16 @@ def _pieces(el: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement | Non
 
 
 def visible_text(el: lxml.html.HtmlElement) -> str:
-    """The element's text as it shows: a line break is a space, and what is hidden for screen
-    readers only (`<span class="element-invisible"> | Site</span>`) is not there."""
+    """The element's text as it shows: a line break is a space, ruby's readings are not the text,
+    and what is hidden for screen readers only (`<span class="element-invisible"> | Site</span>`) is not there."""
     out = [el.text or ""]
     for child in el:
         if not isinstance(child.tag, str):
             pass
         elif child.tag == "br":
             out.append(" ")
+        elif child.tag in ("rt", "rp"):  # ruby's reading aids (furigana) over the characters
+            pass
         elif not _hidden(child):
             out.append(visible_text(child))
         out.append(child.tail or "")
@@ -242,6 +247,26 @@ def _confirms(h1: str, raw: str, cleaned: str) -> bool:
         len(cleaned.split()) >= MIN_HEADLINE_WORDS and h1.casefold().startswith(cleaned.casefold() + " "))
 
 
+def _first_segment(text: str, raw: str) -> bool:
+    """`Alles Neue mach der Mai…` in `Alles Neue mach der Mai… | Blog name`, `Der Purzelbaum` in
+    `Der Purzelbaum (2021/5)`: the source starts with the text and goes on after a separator."""
+    if len(text.split()) < 2 or not raw.casefold().startswith(text.casefold()) or len(raw) == len(text):
+        return False
+    rest = raw[len(text):]
+    return bool(_SEPARATOR.match(rest) or re.match(r"\s+[(\[]", rest))
+
+
+def _uncut(raws: list[str]) -> list[str]:
+    """A content attribute cut at a quote the page did not escape (`content="… Biden de "incapacitado""`
+    reads `… Biden de`): where another source goes on from it with a quote, that one's text."""
+    out = list(raws)
+    for i, r in enumerate(out):
+        for other in raws:
+            if r and len(other) > len(r) and other.startswith(r) and other[len(r):].lstrip()[:1] in tuple("\"“„«'"):
+                out[i] = other
+    return out
+
+
 def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]], url: str,
              known_names: Iterable[str] = ()) -> str:
     """The page's headline, by the module's order."""
@@ -255,11 +280,19 @@ def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[d
     raws = [ld, _clean(metas.get("og:title")), _clean(metas.get("twitter:title")),
             _clean(title_el.text_content() if title_el is not None else "")]
     raws += [_clean(h.text_content()) for h in elements if _hidden(h)]
+    raws = _uncut(raws)
     refs = [(r, strip_affixes(r, names)) for r in raws if r]
     h1s = [t for t in (_h1_headline(h, refs) for h in visible) if t and not _is_name(t, names) and not t.endswith(":")]
     for h1 in h1s:
         if any(_confirms(h1, raw, cleaned) for raw, cleaned in refs):
             return h1
+    # blogs and older CMSs give the site's name the h1 and the post's title an h2: one of the first
+    # h2s that another source confirms is the headline
+    h2s = [t for t in (_h1_headline(h, refs) for h in list(tree.iter("h2"))[:MAX_H2] if not _hidden(h))
+           if len(t.split()) >= 2 and not _is_name(t, names)]
+    for h2 in h2s:  # an h2 is confirmed by a source equal to it or by its first segment, not by its first words
+        if any(_key(h2) == _key(cleaned) or _first_segment(h2, raw) for raw, cleaned in refs):
+            return h2
     rivals = any(len(cleaned.split()) >= MIN_HEADLINE_WORDS for _, cleaned in refs)
     if h1s and (len(visible) == 1 or (scoped and visible[0] is scoped[0])) and (
             len(h1s[0].split()) >= MIN_HEADLINE_WORDS or not rivals):

@@ -122,3 +122,62 @@ def test_a_page_too_short_to_store_still_lends_its_time_and_address(server: Loca
     assert draft.text == "Përmbledhja." and "no article text" in (draft.extraction_note or "")
     assert draft.canonical_url == "https://outlet.example/short-news"
     assert draft.published_at == datetime(2025, 2, 19, 6, 0, tzinfo=UTC)
+
+
+def _title(head: str, body: str) -> str:
+    page = f"<html><head>{head}</head><body><article>{body}{BODY}</article></body></html>"
+    return extract_article(page.encode(), "https://x.example/a").title
+
+
+def test_what_an_h1_holds_besides_its_headline_is_not_the_headline() -> None:
+    og = '<meta property="og:title" content="Bondsteel bleibt besetzt">'
+    subtitle = '<h1><span class="entry-title-primary">Bondsteel bleibt besetzt</span> <span class="entry-subtitle">Was das Ministerium sagt</span></h1>'
+    assert _title(og, subtitle) == "Bondsteel bleibt besetzt"
+    ruby = '<h1><ruby>米軍<rt>べいぐん</rt></ruby>はコソボに<ruby>残<rt>のこ</rt></ruby>る</h1>'
+    assert _title("", ruby) == "米軍はコソボに残る"
+    line_break = '<h1><span itemprop="headline"><small>Analyse</small><br>Bondsteel bleibt besetzt</span></h1>'
+    assert _title(og, line_break) == "Bondsteel bleibt besetzt"
+    # the kicker is no separate segment anywhere: without the <small> marker the h1 stays whole
+    assert _title("", "<h1>Analyse<br>Bondsteel bleibt besetzt</h1>") == "Analyse Bondsteel bleibt besetzt"
+
+
+def test_an_h1_longer_than_its_shortened_metadata_headline_is_the_headline() -> None:
+    head = '<meta property="og:title" content="Italien prüft größere KFOR-Rolle - Balkan-News.de">'
+    assert _title(head, "<h1>Italien prüft größere KFOR-Rolle im Norden</h1><h1>Newsletter</h1>") == \
+        "Italien prüft größere KFOR-Rolle im Norden"
+
+
+def test_a_numbered_segment_is_part_of_the_headline_not_a_section() -> None:
+    assert strip_affixes("EP082 – Was KFOR im Norden tut", NAMES) == "EP082 – Was KFOR im Norden tut"
+    assert strip_affixes("Politik – Was KFOR im Norden tut", NAMES) == "Was KFOR im Norden tut"
+
+
+def test_a_generic_meta_date_yields_to_the_bylines_time() -> None:
+    """`<meta name="date">` is often the page's build or last edit; a `<time>` set with the headline
+    or in the byline block is the publisher's own statement to the reader."""
+    head = '<meta name="date" content="2025-02-24T10:00:00Z">'
+    byline = '<h1>Bondsteel bleibt besetzt</h1><p class="byline">Von A. Autor <time datetime="2025-02-19T14:20:00+01:00">19.02.</time></p>'
+    page = f"<html><head>{head}</head><body><article>{byline}{BODY}</article></body></html>"
+    assert extract_article(page.encode(), "https://x.example/a").published_at == datetime(2025, 2, 19, 13, 20, tzinfo=UTC)
+    # a typed publication name still comes first
+    typed = head + '<meta property="article:published_time" content="2025-02-18T09:00:00Z">'
+    page = f"<html><head>{typed}</head><body><article>{byline}{BODY}</article></body></html>"
+    assert extract_article(page.encode(), "https://x.example/a").published_at == datetime(2025, 2, 18, 9, tzinfo=UTC)
+    # and without any other date the generic one is taken
+    page = f"<html><head>{head}</head><body><article><h1>Bondsteel bleibt besetzt</h1>{BODY}</article></body></html>"
+    assert extract_article(page.encode(), "https://x.example/a").published_at == datetime(2025, 2, 24, 10, tzinfo=UTC)
+
+
+def test_a_date_in_the_bodys_text_is_no_date_beside_the_headline() -> None:
+    """Only the h1's own block is read for a text date: further up is the article, where dates are
+    citations ("abgerufen am 29.09.2021"); an update's date is not taken for the publication."""
+    import lxml.html
+
+    from crawler.dates import _headline_text
+
+    cited = lxml.html.fromstring('<div><div class="head"><h1>Die Haubenfahrzeuge</h1></div>'
+                                 '<div class="text"><p>Quelle: Archiv, abgerufen am 29.09.2021</p></div></div>')
+    assert list(_headline_text(cited)) == []
+    beside = lxml.html.fromstring('<div><div class="title"><h1>KFOR bleibt</h1><p class="date">Updated: '
+                                  '2025-02-21 09:10</p><p class="date">Written: 2025-02-20 15:03</p></div></div>')
+    assert list(_headline_text(beside)) == ["2025-02-20 15:03"]
