@@ -62,6 +62,9 @@ class Side:
     titles_readable: Tally = field(default_factory=Tally)  # on the pages with a machine-readable date
     dates: Tally = field(default_factory=Tally)
     dates_readable: Tally = field(default_factory=Tally)
+    # machine-readable misses whose gold is a modification time the page declares, where the
+    # answer is a publication time it declares (published before modified: the set's gold differs)
+    gold_modified: int = 0
     seconds: float = 0.0
 
 
@@ -153,6 +156,8 @@ def run_trafilatura_set(root: Path, limit: int | None) -> dict[str, Any]:
                "trafilatura": (meta[0], meta[1])}
         for name, (title, day) in got.items():
             _score(sides[name], item, title, day, readable)
+            if readable and item.get("date") and not _near(day, item["date"]) and _gold_is_modified(raw, url, item["date"], day):
+                sides[name].gold_modified += 1
         miss = _miss(url, item, got["ours"], got["trafilatura"], readable)
         if miss:
             misses.append(miss)
@@ -203,6 +208,34 @@ def _score(side: Side, item: dict[str, Any], title: str, day: date | None, reada
             tally.asked += 1
             tally.right += day == gold
             tally.near += day is not None and abs(day - gold) <= timedelta(days=1)
+
+
+def _near(day: date | None, gold: str) -> bool:
+    return day is not None and abs(day - gold_day(gold)) <= timedelta(days=1)
+
+
+def _gold_is_modified(raw: bytes, url: str, gold: str, day: date | None) -> bool:
+    """Whether the gold day is a modification time the page declares (a meta name saying
+    modified/updated, JSON-LD dateModified) while `day` is a publication time it declares."""
+    import lxml.html
+
+    from crawler.dates import _MODIFIED_WORD, _ld_published, _meta_published, json_ld, parse_stamp
+    from crawler.extract import _meta_contents, parse_page
+
+    if day is None:
+        return False
+    try:
+        tree = parse_page(raw.decode("utf-8", "replace"), url)
+    except (ValueError, lxml.etree.ParserError):
+        return False
+    metas, objects = _meta_contents(tree), json_ld(tree)
+    modified = [v for k, v in metas.items() if _MODIFIED_WORD.search(k)]
+    modified += [str(o["dateModified"]) for o in objects if isinstance(o.get("dateModified"), (str, int))]
+    published = list(_meta_published(metas)) + list(_ld_published(objects, url))
+
+    def days(values: list[str]) -> set[date]:
+        return {st.when.date() for v in values if (st := parse_stamp(v)) is not None}
+    return any(_near(d, gold) for d in days(modified)) and day in days(published)
 
 
 def _date_in_markup(raw: bytes, url: str, gold: str | None) -> bool:
@@ -259,6 +292,9 @@ def report(aeb: dict[str, Any] | None, tset: dict[str, Any] | None) -> str:
             o, t = getattr(s["ours"], attr), getattr(s["trafilatura"], attr)
             lines.append(f"  {label:<22} ours {_share(o, near):<22} trafilatura {_share(t, near)}")
         lines.append("  (* pages whose gold date is written year first in their markup or address)")
+        o, t = s["ours"], s["trafilatura"]
+        lines.append(f"  machine-readable date misses whose gold is the page's declared modification time and the "
+                     f"answer its declared publication time: ours {o.gold_modified}, trafilatura {t.gold_modified}")
         lines.append(f"  seconds      ours {s['ours'].seconds:.1f}   trafilatura (text + metadata) "
                      f"{s['trafilatura'].seconds:.1f}")
     return "\n".join(lines)

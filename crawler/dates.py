@@ -3,20 +3,23 @@
 Who published first decides a story's origin, so the order below prefers the publisher's own,
 typed statements of *publication* and never takes a modification time for one:
 
-1. JSON-LD ``datePublished`` (then ``dateCreated``) of the page's article object (``NewsArticle``,
+1. ``<meta>`` publication names, case-insensitively (``article:published_time``,
+   ``og:article:published_time``, ``article:published:time``, ``cXenseParse:publishtime``…), then
+   any other meta name that says published/created/issued and not modified/updated. Values may be
+   ISO 8601 in its variants, RFC 2822, ``28.04.2023 10:15`` or epoch seconds or milliseconds.
+2. JSON-LD ``datePublished`` (then ``dateCreated``) of the page's article object (``NewsArticle``,
    ``Article``, ``BlogPosting``…, also inside ``@graph``; the one whose address is the page's
-   first); then a ``WebPage``'s. Typed and named for what it is, it is what news CMSs fill in.
-2. ``<meta>`` publication names, case-insensitively (``article:published_time``,
-   ``og:article:published_time``, ``article:published:time``, ``cXenseParse:publishtime``,
-   ``DC.Date``…), then any other meta name that says published/created/issued and not
-   modified/updated. Values may be ISO 8601 in its variants, RFC 2822, ``28.04.2023 10:15`` or
-   epoch seconds or milliseconds.
+   first); then a ``WebPage``'s.
 3. Microdata ``itemprop="datePublished"`` on any element.
-4. A ``<time>`` element of the article's header: one marked as the publication first, then the
-   first one not marked (by itemprop, class or its label) as modified or updated, and never one
-   in an aside, a teaser list or the comments.
-5. The date in the page's address (``/2023/04/28/``), the publisher's own but without a time.
-6. htmldate's search of the rest (original date, extensive), for pages that only show a date in
+4. A ``<time>`` of the article marked as the publication, or set with its headline (in its
+   header, near its h1, in the byline block), none marked modified or updated, none in a teaser
+   list or the comments.
+5. The generic meta names (``date``, ``DC.date``, ``dcterms.date``…): "a date", which CMSs fill
+   with the page's build or last edit as often as with its publication.
+6. Any other ``<time>`` of the article.
+7. A date written as text in the h1's own block ("Written: 2023-11-07 15:03 / Updated: …").
+8. The date in the page's address (``/2023/04/28/``), the publisher's own but without a time.
+9. htmldate's search of the rest (original date, extensive), for pages that only show a date in
    their text.
 
 A value that carries only a day is completed by the first later source with a time on the same

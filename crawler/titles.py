@@ -210,6 +210,9 @@ def _h1_headline(el: lxml.html.HtmlElement, refs: list[tuple[str, str]]) -> str:
     rest = _strip_separators(" ".join(t for _, t in pieces[1:]))
     if _key(pieces[0][1]) in segments and _key(rest) in segments:
         return rest
+    if pieces[0][0] is not None and len(rest.split()) >= MIN_HEADLINE_WORDS and any(
+            _key(rest) == _key(cleaned) for _, cleaned in refs):
+        return rest  # `<h1><em>Holocaust-Gedenktag </em>Erinnerung an …</h1>` and og:title `Erinnerung an …`
     return text
 
 

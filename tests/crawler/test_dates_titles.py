@@ -181,3 +181,12 @@ def test_a_date_in_the_bodys_text_is_no_date_beside_the_headline() -> None:
     beside = lxml.html.fromstring('<div><div class="title"><h1>KFOR bleibt</h1><p class="date">Updated: '
                                   '2025-02-21 09:10</p><p class="date">Written: 2025-02-20 15:03</p></div></div>')
     assert list(_headline_text(beside)) == ["2025-02-20 15:03"]
+
+
+def test_an_inline_element_before_the_headline_that_no_source_shows_is_a_kicker() -> None:
+    head = '<meta property="og:title" content="Erinnerung an die Opfer der Kämpfe im Norden">'
+    h1 = "<h1><em>Gedenktag </em>Erinnerung an die Opfer der Kämpfe im Norden</h1>"
+    assert _title(head, h1) == "Erinnerung an die Opfer der Kämpfe im Norden"
+    # with a source that shows the whole h1, it stays whole
+    whole = '<meta property="og:title" content="Gedenktag Erinnerung an die Opfer der Kämpfe im Norden">'
+    assert _title(whole, h1) == "Gedenktag Erinnerung an die Opfer der Kämpfe im Norden"
