@@ -10,7 +10,12 @@ often carry the outlet: ``… | DW | 28.04.2023``, ``… - WELT``, ``BBC News - 
    its affixes taken off: a prefix or suffix segment, split at `` | ``, `` - ``, `` – ``, `` — ``,
    `` :: ``, `` · `` or `` » ``, that is the outlet's name (from the config, og:site_name, the
    JSON-LD publisher or the address's host), a date, or a section word next to such a name.
-3. Otherwise the first ``<h1>`` that is not the site's name.
+3. Otherwise one of the page's first ``<h2>`` that a source confirms (equal to it, or as the
+   source's first segment): blogs give the site's name the h1 and the post's title an h2.
+4. Otherwise the first ``<h1>`` that is not the site's name.
+
+The h1's text is what it shows: hidden text, ruby readings, kickers and subtitles in elements of
+their own are not the headline.
 """
 
 from __future__ import annotations
@@ -169,7 +174,8 @@ def _pieces(el: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement | Non
 
 def visible_text(el: lxml.html.HtmlElement) -> str:
     """The element's text as it shows: a line break is a space, ruby's readings are not the text,
-    and what is hidden for screen readers only (`<span class="element-invisible"> | Site</span>`) is not there."""
+    and what is hidden for screen readers only (`<span class="element-invisible"> | Site</span>`)
+    is not there."""
     out = [el.text or ""]
     for child in el:
         if not isinstance(child.tag, str):
