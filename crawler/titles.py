@@ -4,15 +4,18 @@ Pages state their title four ways: the visible ``<h1>``, JSON-LD ``headline``, `
 ``twitter:title``) and ``<title>``. The last three are written for search engines and sharing and
 often carry the outlet: ``… | DW | 28.04.2023``, ``… - WELT``, ``BBC News - …``. So:
 
-1. An ``<h1>`` that another source confirms (equal to it once that source's affixes are off, or
-   that source starting or ending with it) is the headline: it is what a reader sees.
-2. Otherwise the first of JSON-LD headline, og:title, twitter:title and ``<title>``, each with
+1. An ``<h1>`` that another source confirms (equal to it once that source's affixes are off,
+   that source starting or ending with it, or a shortened form of it) is the headline: it is what
+   a reader sees.
+2. Otherwise one of the page's first ``<h2>`` that a source confirms (equal to it, or as the
+   source's first segment): blogs give the site's name the h1 and the post's title an h2.
+3. Otherwise the page's one h1 (or its article's first) if it has three words or more, or no
+   other source is that long.
+4. Otherwise the first of JSON-LD headline, og:title, twitter:title and ``<title>``, each with
    its affixes taken off: a prefix or suffix segment, split at `` | ``, `` - ``, `` – ``, `` — ``,
    `` :: ``, `` · `` or `` » ``, that is the outlet's name (from the config, og:site_name, the
    JSON-LD publisher or the address's host), a date, or a section word next to such a name.
-3. Otherwise one of the page's first ``<h2>`` that a source confirms (equal to it, or as the
-   source's first segment): blogs give the site's name the h1 and the post's title an h2.
-4. Otherwise the first ``<h1>`` that is not the site's name.
+5. Otherwise the first ``<h1>`` that is not the site's name.
 
 The h1's text is what it shows: hidden text, ruby readings, kickers and subtitles in elements of
 their own are not the headline.
