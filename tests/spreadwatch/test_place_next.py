@@ -62,3 +62,48 @@ def test_waiting_articles_are_placed_earliest_first_as_ingest_places_them(db_url
             ingest(s, d, settings)
     assert _stories(db) == _stories(direct)
     assert frozenset({"https://www.bild.de/politik/abzug", "https://telegrafi.com/bild-shba"}) in _stories(db)
+
+
+def test_the_placement_job_reads_the_features_the_poll_job_kept(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ingest(place=False) keeps the text's features, credits and denial terms on the row
+    (article.prepared, the signature in article.minhash), unrounded: they give back exactly what
+    extract_features computes from the stored text, so place_next reads them instead of the text
+    under the lock, and every article ends with the very row (features, scores, evidence) that
+    ingest() placing it at once writes."""
+    import numpy as np
+
+    from spreadwatch.placement import stored_prepared
+    from stories.features import extract_features
+
+    settings = load_settings()
+    db = Database(db_url)
+    for d in _drafts():
+        with db.session() as s:
+            ingest(s, d, settings, place=False)
+    with db.session() as s:
+        for a in s.scalars(select(Article)):
+            assert a.prepared is not None and a.minhash is not None
+            assert set(a.prepared) >= {"terms", "anchors", "names", "numbers", "credits", "denial"}
+            kept = stored_prepared(a)
+            fresh = extract_features(a.title, a.text, a.language, tuple(a.links or ()), a.content_hash)
+            assert kept is not None
+            assert np.array_equal(kept.signature, fresh.signature)
+            for name in ("content_hash", "names", "numbers", "links", "language", "text_tokens", "folded_text"):
+                assert getattr(kept, name) == getattr(fresh, name), name
+            assert list(kept.terms.items()) == list(fresh.terms.items())  # every digit, in the same order
+            assert list(kept.anchors.items()) == list(fresh.anchors.items())
+    for _ in range(10):  # bounded: three articles wait
+        with db.session() as s:
+            if place_next(s, settings) is None:
+                break
+    direct = Database(f"sqlite:///{tmp_path / 'direct.db'}")
+    for d in _drafts():
+        with direct.session() as s:
+            ingest(s, d, settings)
+
+    def rows(d: Database) -> dict[str, tuple]:  # type: ignore[type-arg]
+        with d.session(read_only=True) as s:
+            return {a.canonical_url: (a.features, a.minhash) for a in s.scalars(select(Article))}
+    assert rows(db) == rows(direct)
+    with direct.session(read_only=True) as s:  # one process keeps nothing more on its rows
+        assert all(a.prepared is None for a in s.scalars(select(Article)))
