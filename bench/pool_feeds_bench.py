@@ -84,17 +84,17 @@ def _stats(base: str) -> dict[str, list[tuple[float, int]]]:
     return httpx.get(f"{base}/stats", timeout=60).json()  # type: ignore[no-any-return]
 
 
-def _align(url: str) -> float | None:
+def _align(url: str, n: int) -> float | None:
     """Once every feed has been polled once and its next poll written: every feed due at the same
     moment, the latest of their own due times (none earlier than its interval allows). That moment
     on this machine's monotonic clock (the server's too), or None while some feed is not there yet."""
     eng = create_engine(url)
     try:
         with eng.begin() as c:
-            waiting = c.execute(text("SELECT count(*) FROM feed WHERE last_ok_at IS NULL "
-                                     "OR next_poll_at > now() + interval '1 minute' * :m"),
-                                {"m": INTERVAL_S / 60 + 0.5}).scalar()
-            if waiting:
+            there, waiting = c.execute(text(
+                "SELECT count(*), count(*) FILTER (WHERE last_ok_at IS NULL "
+                "OR next_poll_at > now() + interval '1 minute' * :m) FROM feed"), {"m": INTERVAL_S / 60 + 0.5}).one()
+            if there < n or waiting:
                 return None
             ahead = c.execute(text("WITH m AS (SELECT max(next_poll_at) AS at FROM feed) "
                                    "UPDATE feed SET next_poll_at = m.at FROM m "
@@ -133,7 +133,7 @@ def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path
             time.sleep(5)
             loads.append(os.getloadavg()[0])
             if aligned and due_at is None:
-                due_at = _align(url)
+                due_at = _align(url, n)
                 if due_at is not None:
                     _progress(f"every feed due together in {due_at - time.monotonic():.0f} s")
             stats = _stats(base)
