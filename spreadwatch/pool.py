@@ -134,6 +134,13 @@ def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> 
             {"until": now + lease(settings), "now": now, "keys": enabled, "urls": configured,
              "n": settings.pool.claim_batch}).all()
         claims = sorted((int(fid), int(claim)) for fid, claim in rows)
+        if claims:
+            # a few due feeds (a newsroom's 30, each with pages to fetch and extract) still make jobs
+            # for every worker: at least four per live worker, at most pool.poll_batch feeds each
+            workers = s.execute(text(
+                "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"),
+                {"s": settings.pool.stalled_seconds}).scalar() or 1
+            size = max(1, min(size, -(-len(claims) // (4 * int(workers)))))
         for i in range(0, len(claims), size):
             defer_in(s, "spreadwatch.poll_batch", {"feeds": [list(c) for c in claims[i:i + size]]})
     return len(rows)

@@ -391,8 +391,11 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
             with db.session(read_only=True) as s:
                 batches = [json.loads(a) if isinstance(a, str) else a for a in s.scalars(text(
                     "SELECT args FROM procrastinate_jobs WHERE task_name = 'spreadwatch.poll_batch' ORDER BY id"))]
-            assert [len(b["feeds"]) for b in batches] == [3, 3, 1]  # one job per batch of pool.poll_batch
+            # one job per batch of at most pool.poll_batch feeds (smaller, so that a few feeds still make
+            # jobs for every worker: at least four per live worker), each feed in one batch
+            assert len(batches) >= 2 and all(1 <= len(b["feeds"]) <= 3 for b in batches)
             claims = [(f, c) for b in batches for f, c in b["feeds"]]
+            assert len({f for f, _ in claims}) == len(claims) == 7
             # another run took these claims first (and then died, its feeds leased): every queued batch
             # is now a leftover
             assert len(take_claims(db, settings, claims)) == 7
