@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from crawler.draft import ArticleDraft
 from crawler.urls import canonicalize
@@ -22,11 +22,11 @@ from spreadwatch.settings import OutletConfig, Settings
 from storage.models import Article, Outlet, WatchMatch, utcnow
 from storage.text import plain
 from stories.attribution import is_denial
-from stories.features import Features, extract_features, pack
+from stories.features import Features, extract_features
 from stories.language import identify
 from stories.match import compile_watches, match_article
 from stories.normalize import tokens
-from spreadwatch.placement import credited, place_article, prepared_json, stored_prepared
+from spreadwatch.placement import place_article
 from alerts.rules import evaluate
 
 
@@ -164,12 +164,6 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
             raise
         return IngestResult(again.id, created=False, story_id=again.story_id)
 
-    if not place:
-        # for the placement job, in whichever process it runs: what this text gave, so placement
-        # does not read it again under the lock (article.prepared; the signature in minhash)
-        article.minhash = pack(prepared.features.signature)
-        article.prepared = prepared_json(prepared.features, credited(prepared.features, outlet.key, settings),
-                                         prepared.denial_terms)
     result = IngestResult(article.id, created=True)
     for hit in prepared.matches:
         session.add(WatchMatch(article_id=article.id, watch=hit.watch, terms=hit.terms, snippet=hit.snippet))
@@ -180,7 +174,7 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
     return result
 
 
-_NEXT_UNPLACED = (select(Article).where(Article.story_id.is_(None)).options(undefer(Article.prepared))
+_NEXT_UNPLACED = (select(Article).where(Article.story_id.is_(None))
                   .order_by(func.coalesce(Article.published_at, Article.first_seen_at), Article.id).limit(1))
 
 
@@ -195,24 +189,14 @@ def place_next(session: Session, settings: Settings, now: datetime | None = None
     if article is None:
         return None
     result = IngestResult(article.id, created=True, watches=[m.watch for m in article.matches])
-    # the poll job's features, credits and denial terms, kept on the row; recomputed from the stored
-    # text only for an article stored without them (before migration 0012)
-    kept = article.prepared
-    features = stored_prepared(article)
-    if features is None or not kept:
-        _place_and_alert(session, article, settings, result, now, None)
-    else:
-        _place_and_alert(session, article, settings, result, now, None, features=features,
-                         denial=list(kept.get("denial", [])), credits=frozenset(kept.get("credits", ())))
+    _place_and_alert(session, article, settings, result, now, None)  # features from the stored text
     return result
 
 
 def _place_and_alert(session: Session, article: Article, settings: Settings, result: IngestResult,
-                     now: datetime | None, prepared: Prepared | None, *, features: Features | None = None,
-                     denial: list[str] | None = None, credits: frozenset[str] | None = None) -> None:
-    if prepared is not None:
-        features, denial = prepared.features, prepared.denial_terms
-    placement = place_article(session, article, settings, features, denial, credits)
+                     now: datetime | None, prepared: Prepared | None) -> None:
+    features, denial = (prepared.features, prepared.denial_terms) if prepared else (None, None)
+    placement = place_article(session, article, settings, features, denial)
     result.story_id = placement.story_id
     fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
                      {placement.story_id: placement.articles})

@@ -28,7 +28,7 @@ from storage import stories_repo as repo
 from storage.models import Article, Story
 from stories.attribution import alias_tokens, credited_outlets, is_denial
 from stories.cluster import Candidate, Decision, StoryProfile, assign
-from stories.features import Features, band_keys, extract_features, from_kept, pack, unpack
+from stories.features import Features, band_keys, extract_features, pack, unpack
 from stories.propagation import Edge, Node, build_tree, edges_at, later_edges_to_redo
 
 # A late article re-decides the later articles of the stories it may belong to: those whose join
@@ -66,46 +66,14 @@ class _Recent:
 
 
 class _FeatureCache(_Recent):
-    """Features are derived from text: keyed by the article and its content. An article a worker
-    pool's poll job stored has them on its row (article.prepared, with article.minhash), exactly as
-    computed, so a placement job in any process reads them instead of reading the text again."""
+    """Features are derived from text: keyed by the article and its content."""
 
     def get(self, a: Article) -> Features:  # type: ignore[override]
-        return super().get((a.id, a.content_hash), lambda: stored_prepared(a) or extract_features(
+        return super().get((a.id, a.content_hash), lambda: extract_features(
             a.title, a.text, a.language, tuple(a.links or ()), a.content_hash))
 
     def put(self, a: Article, features: Features) -> None:
         super().get((a.id, a.content_hash), lambda: features)
-
-
-def prepared_json(features: Features, credits: frozenset[str], denial_terms: list[str]) -> dict[str, Any]:
-    """What article.prepared keeps: the features unrounded, the outlets the text credits, its denial
-    terms (everything placement would otherwise compute from the text under the lock)."""
-    return {**features.kept(), "credits": sorted(credits), "denial": list(denial_terms)}
-
-
-def _kept(a: Article) -> dict[str, Any] | None:
-    """article.prepared, loaded if need be (one query) only on PostgreSQL, where the pool writes it:
-    on SQLite, one process places every article in the transaction that computed its features."""
-    if "prepared" in a.__dict__:
-        return a.__dict__["prepared"]  # type: ignore[no-any-return]
-    from sqlalchemy import inspect
-
-    state = inspect(a)
-    if not state.persistent or state.session is None:
-        return None
-    if state.session.get_bind().dialect.name != "postgresql":
-        return None
-    return a.prepared
-
-
-def stored_prepared(a: Article) -> Features | None:
-    """The features kept on the row by the pool's poll job, if it kept them (else None: compute)."""
-    kept = _kept(a)
-    if not kept or not a.minhash:
-        return None
-    return from_kept(kept, title=a.title, text=a.text, language=a.language, links=a.links,
-                     content_hash=a.content_hash, minhash=a.minhash)
 
 
 _features = _FeatureCache()
@@ -131,18 +99,17 @@ class Choice:
 
 
 def place_article(session, article: Article, settings: Settings, features: Features | None = None,  # type: ignore[no-untyped-def]
-                  denial_terms: list[str] | None = None, credits: frozenset[str] | None = None) -> Placement:
+                  denial_terms: list[str] | None = None) -> Placement:
     """Index the article, join or start a story (re-deciding the later articles of the stories it
     was compared with if it arrived late), and bring the changed stories' trees up to date.
-    `features`, `denial_terms` and `credits` are the article's, if the caller computed them already."""
+    `features` and `denial_terms` are the article's, if the caller computed them already."""
     repo.lock_stories(session)
     if features is not None:
         _features.put(article, features)
     feats = _features.get(article)
-    if credits is None:
-        credits = _credited(feats, article.outlet.key, settings)
+    credits = _credited(feats, article.outlet.key, settings)
     denial = denial_terms if denial_terms is not None else is_denial(article.title, article.text)
-    choice = choose_story(session, article, settings, credits)
+    choice = choose_story(session, article, settings)
     # written after the choice, which reads only other articles: the row's update is the writes' cost
     article.minhash = pack(feats.signature)
     article.features = {**feats.stored(), "credits": sorted(credits), "denial": denial}
@@ -160,11 +127,10 @@ def place_article(session, article: Article, settings: Settings, features: Featu
     return Placement(story.id, created, merged, [story.id], choice.decision.reason, articles)
 
 
-def choose_story(session, article: Article, settings: Settings,  # type: ignore[no-untyped-def]
-                 credits: frozenset[str] | None = None) -> Choice:
+def choose_story(session, article: Article, settings: Settings) -> Choice:  # type: ignore[no-untyped-def]
     """Which story the article belongs to (reads only): identical text, copies found through the
     LSH index, links, then the live stories sharing some of its terms, names, numbers or credited
-    outlets (`credits`, if the caller has them), each compared as a whole."""
+    outlets, each compared as a whole."""
     feats = _features.get(article)
     keys = band_keys(feats.signature)
     when = repo.article_time(article)
@@ -173,8 +139,7 @@ def choose_story(session, article: Article, settings: Settings,  # type: ignore[
     hashed = [Candidate(aid, sid, feats) for aid, sid in repo.same_hash(session, article.content_hash, article.id)]
     near = [Candidate(aid, sid, _signature_only(sig, article.language))
             for aid, sid, sig in repo.lsh_candidates(session, keys, article.id)]
-    if credits is None:
-        credits = _credited(feats, article.outlet.key, settings)
+    credits = _credited(feats, article.outlet.key, settings)
     stories = repo.stories_sharing(session, query_terms(feats, credits, article.outlet.key), when, window)
     decision = assign(feats, when, hashed, near, [_profile(s) for s in stories], window, credits,
                       outlet=article.outlet.key)
@@ -187,11 +152,6 @@ def query_terms(feats: Features, credits: frozenset[str], outlet: str, lemmas: i
     out = {t for t, _ in sorted(feats.terms.items(), key=lambda kv: -kv[1])[:lemmas]}
     out |= {t for t, _ in sorted(feats.anchors.items(), key=lambda kv: -kv[1])[:anchors]}
     return out | {"@" + c for c in credits} | {"^" + outlet}
-
-
-def credited(feats: Features, outlet: str, settings: Settings) -> frozenset[str]:
-    """The outlets an article's text credits (the configured outlets' names and aliases)."""
-    return _credited(feats, outlet, settings)
 
 
 def _credited(feats: Features, outlet: str, settings: Settings) -> frozenset[str]:

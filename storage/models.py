@@ -112,9 +112,6 @@ class Article(Base):
     story_id: Mapped[int | None] = mapped_column(ForeignKey("story.id"), index=True)
     # what the story engine read in the text (stories.features.Features.stored); NULL before 0006
     features: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # the worker pool's poll job's story features, unrounded, for its placement job (migration 0012;
-    # spreadwatch.placement.prepared_json); loaded only when asked for
-    prepared: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
 
     outlet: Mapped[Outlet] = relationship()
     matches: Mapped[list[WatchMatch]] = relationship(back_populates="article")

@@ -41,26 +41,6 @@ class Features:
                 "anchors": {k: round(v, 4) for k, v in self.anchors.items()},
                 "names": sorted(self.names), "numbers": sorted(self.numbers)}
 
-    def kept(self) -> dict[str, Any]:
-        """What a worker pool's poll job keeps for its placement job (article.prepared): stored() not
-        rounded, so `from_kept` gives back these very features (JSON keeps a float's every digit and
-        a dict's order); the signature is kept as article.minhash, the wording is re-read by
-        tokens(), which is cheap."""
-        return {"terms": dict(self.terms), "anchors": dict(self.anchors),
-                "names": sorted(self.names), "numbers": sorted(self.numbers)}
-
-
-def from_kept(kept: dict[str, Any], *, title: str, text: str, language: str, links: Any, content_hash: str,
-              minhash: bytes) -> Features:
-    """The Features extract_features(title, text, language, links, content_hash) gave, from what
-    Features.kept() wrote and the row's signature: no lemmas, names or MinHash computed again."""
-    toks = tokens(text) or tokens(title)
-    return Features(content_hash=content_hash, signature=unpack(minhash), names=frozenset(kept["names"]),
-                    numbers=frozenset(kept["numbers"]), links=frozenset(links or ()),
-                    language=T.base_language(language), text_tokens=len(toks), folded_text=" ".join(toks),
-                    terms={k: float(v) for k, v in kept["terms"].items()},
-                    anchors={k: float(v) for k, v in kept["anchors"].items()})
-
 
 def shingles(toks: list[str]) -> list[bytes]:
     if len(toks) < SHINGLE:
