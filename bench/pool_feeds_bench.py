@@ -9,7 +9,7 @@ after it fell due (one interval after its first). The floor is one process: `pol
 for the same N, or `--with-run` to run `spreadwatch run --once` twice here on SQLite. Requests are
 counted at the server: the pool must make exactly one per feed per round, as one process does.
 
-    python -m bench.pool_feeds_bench [--feeds 10000] [--workers 1,2] [--concurrency 32]
+    python -m bench.pool_feeds_bench [--feeds 10000] [--workers 1,2] [--concurrency 32] [--batch 50]
 """
 
 from __future__ import annotations
@@ -84,7 +84,28 @@ def _stats(base: str) -> dict[str, list[tuple[float, int]]]:
     return httpx.get(f"{base}/stats", timeout=60).json()  # type: ignore[no-any-return]
 
 
-def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path, timeout: float) -> dict[str, Any]:
+def _align(url: str, n: int) -> float | None:
+    """Once every feed has been polled once and its next poll written: every feed due at the same
+    moment, the latest of their own due times (none earlier than its interval allows). That moment
+    on this machine's monotonic clock (the server's too), or None while some feed is not there yet."""
+    eng = create_engine(url)
+    try:
+        with eng.begin() as c:
+            there, waiting = c.execute(text(
+                "SELECT count(*), count(*) FILTER (WHERE last_ok_at IS NULL "
+                "OR next_poll_at > now() + interval '1 minute' * :m) FROM feed"), {"m": INTERVAL_S / 60 + 0.5}).one()
+            if there < n or waiting:
+                return None
+            ahead = c.execute(text("WITH m AS (SELECT max(next_poll_at) AS at FROM feed) "
+                                   "UPDATE feed SET next_poll_at = m.at FROM m "
+                                   "RETURNING extract(epoch FROM m.at - now() AT TIME ZONE 'UTC')")).scalar()
+    finally:
+        eng.dispose()
+    return time.monotonic() + float(ahead or 0)
+
+
+def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path, timeout: float,
+                    batch: int = 50, aligned: bool = False) -> dict[str, Any]:
     """W workers until every feed has had two polls (or the timeout); the server's counts."""
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     name, url = _fresh_db(admin)
@@ -95,7 +116,7 @@ def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path
         "http": {"per_host_delay": 0, "per_host_concurrency": concurrency * workers, "max_concurrency": concurrency,
                  "retries": 0, "obey_robots": False},
         "poll": {"interval_minutes": INTERVAL_S / 60, "jitter_seconds": 0},
-        "pool": {"tick_seconds": 1, "claim_batch": 2000, "redis_prefix": f"swbench-{uuid.uuid4().hex[:8]}"}}))
+        "pool": {"tick_seconds": 1, "claim_batch": 2000, "poll_batch": batch, "redis_prefix": f"swbench-{uuid.uuid4().hex[:8]}"}}))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run([sys.executable, "-m", "spreadwatch", "migrate", "--config", str(cfg)], check=True,
@@ -106,8 +127,15 @@ def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path
                  "--name", f"bench{i}"], stdout=(tmp / f"feeds-w{workers}-{i}.log").open("wb"), stderr=subprocess.STDOUT))
         t0 = time.monotonic()
         polls: dict[str, list[tuple[float, int]]] = {}
+        loads: list[float] = []
+        due_at: float | None = None
         while time.monotonic() - t0 < timeout:
             time.sleep(5)
+            loads.append(os.getloadavg()[0])
+            if aligned and due_at is None:
+                due_at = _align(url, n)
+                if due_at is not None:
+                    _progress(f"every feed due together in {due_at - time.monotonic():.0f} s")
             stats = _stats(base)
             polls = {k: v[before.get(k, 0):] for k, v in stats.items()}
             done = sum(1 for v in polls.values() if len(v) >= 2)
@@ -122,7 +150,16 @@ def pool_round_trip(base: str, n: int, workers: int, concurrency: int, tmp: Path
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    return summarise(polls, n, workers)
+    out = summarise(polls, n, workers)
+    if aligned:
+        lags = sorted(v[1][0] - due_at for v in polls.values() if len(v) >= 2) if due_at else []
+        out["aligned_lag_median_s"] = round(lags[len(lags) // 2], 1) if lags else None
+        out["aligned_lag_max_s"] = round(lags[-1], 1) if lags else None
+        if lags and out.get("second_round_seconds"):  # from the common due time to the last second poll
+            out["aligned_feeds_per_minute"] = round(len(lags) / max(lags[-1], 1e-9) * 60)
+    out["loadavg_1min_during"] = [min(loads, default=0), max(loads, default=0)]
+    out["poll_batch"] = batch
+    return out
 
 
 def summarise(polls: dict[str, list[tuple[float, int]]], n: int, workers: int) -> dict[str, Any]:
@@ -170,11 +207,19 @@ def main() -> None:
     ap.add_argument("--feeds", type=int, default=10_000)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--concurrency", type=int, default=32,
-                    help="requests at once per worker (and its jobs at once: a poll job is one feed)")
+                    help="requests at once per worker (and its feeds polled at once, and its jobs at once: "
+                         "a poll_batch job is --batch feeds)")
+    ap.add_argument("--interval", type=float, default=60, help="the feeds' interval, seconds")
+    ap.add_argument("--aligned", action="store_true",
+                    help="once every feed has its first poll, make them all due at one moment (the latest of "
+                         "their due times): round two then measures how fast the pool polls 10,000 due feeds")
+    ap.add_argument("--batch", type=int, default=50, help="pool.poll_batch: feeds per poll job")
     ap.add_argument("--with-run", action="store_true", help="also measure `spreadwatch run --once` as the floor")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
+    global INTERVAL_S
+    INTERVAL_S = args.interval
     server, base = start_server()
     results: dict[str, Any] = {"loadavg_at_start": os.getloadavg()}
     try:
@@ -184,7 +229,9 @@ def main() -> None:
                 results["run_once"] = run_once_floor(base, args.feeds, args.concurrency, Path(tmp))
                 print(json.dumps({"run_once": results["run_once"]}), flush=True)
             for w in (int(x) for x in args.workers.split(",")):
-                r = pool_round_trip(base, args.feeds, w, args.concurrency, Path(tmp), args.timeout)
+                r = pool_round_trip(base, args.feeds, w, args.concurrency, Path(tmp), args.timeout, args.batch,
+                                    args.aligned)
+                r["loadavg_after"] = os.getloadavg()
                 results[f"workers_{w}"] = r
                 print(json.dumps(r), flush=True)
     finally:

@@ -53,7 +53,7 @@ def _articles(url: str) -> int:
 
 
 def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expected: int, tmp: Path,
-             timeout: float) -> dict[str, Any]:
+             timeout: float, poll_batch: int = 50) -> dict[str, Any]:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     name, url = _fresh_db(admin)
     try:
@@ -63,7 +63,7 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
             "http": {"per_host_delay": 0, "per_host_concurrency": concurrency * workers,
                      "max_concurrency": concurrency, "retries": 0},
             "poll": {"interval_minutes": 600, "jitter_seconds": 0, "max_entries_per_feed": 50},
-            "pool": {"tick_seconds": 1, "redis_prefix": f"swbench-{uuid.uuid4().hex[:8]}"},
+            "pool": {"tick_seconds": 1, "poll_batch": poll_batch, "redis_prefix": f"swbench-{uuid.uuid4().hex[:8]}"},
             "alerts": {"channels": [{"name": "bench", "type": "console"}]}}))
         _articles(url)  # migrated before the clock starts
         procs, outs = [], []
@@ -141,7 +141,7 @@ def child(cfg: str, out: str, concurrency: int) -> None:
         Path(out).write_text(json.dumps(totals))
 
 
-def run(articles: int, concurrency: int, timeout: float) -> dict[str, Any]:
+def run(articles: int, concurrency: int, timeout: float, poll_batch: int = 50) -> dict[str, Any]:
     from bench.e2e_bench import _child
 
     with ServedSite(lambda base: build_site(articles, base)) as served, \
@@ -153,8 +153,8 @@ def run(articles: int, concurrency: int, timeout: float) -> dict[str, Any]:
         spec.write_text(json.dumps({"outlets": outlets, "concurrency": concurrency, "per_feed": 50, "dir": tmp_}))
         bare = _child("bare", spec, timeout)
         expected = bare["articles"]
-        one = pool_run(outlets, 1, concurrency, expected, tmp, timeout)
-        two = pool_run(outlets, 2, concurrency, expected, tmp, timeout)
+        one = pool_run(outlets, 1, concurrency, expected, tmp, timeout, poll_batch)
+        two = pool_run(outlets, 2, concurrency, expected, tmp, timeout, poll_batch)
     rate = {k: v["articles"] / v["seconds"] for k, v in (("bare", bare), ("one", one), ("two", two))}
     placement_rate = (one["placements"] + two["placements"]) / max(1e-9, one["placement_seconds"] + two["placement_seconds"])
     return {"articles": articles, "bare_articles_per_s": rate["bare"], "one_worker_articles_per_s": rate["one"],
@@ -172,8 +172,9 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--poll-batch", type=int, default=50, help="pool.poll_batch: feeds per poll job at most")
     args = ap.parse_args()
-    result = run(args.articles, args.concurrency, args.timeout)
+    result = run(args.articles, args.concurrency, args.timeout, args.poll_batch)
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
     print(json.dumps(result["runs"], indent=2, default=str))
 

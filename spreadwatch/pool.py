@@ -115,12 +115,14 @@ def defer_placement(s: Session) -> bool:
 
 
 def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> int:
-    """Claim the due, enabled feeds and defer their poll jobs, in one transaction; how many."""
+    """Claim the due, enabled feeds and defer their poll jobs, one `poll_batch` job per
+    `pool.poll_batch` feeds, in one transaction; how many feeds."""
     now = now or utcnow()
     enabled = [o.key for o in settings.outlets if o.enabled]
     configured = [f.url for o in settings.outlets if o.enabled for f in o.feeds]
     if not enabled:
         return 0
+    size = settings.pool.poll_batch
     with db.session(purpose="claim") as s:
         rows = s.execute(text(
             "UPDATE feed SET poll_claim = poll_claim + 1, next_poll_at = :until "
@@ -131,8 +133,16 @@ def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> 
             "RETURNING id, poll_claim"),
             {"until": now + lease(settings), "now": now, "keys": enabled, "urls": configured,
              "n": settings.pool.claim_batch}).all()
-        for fid, claim in rows:
-            defer_in(s, "spreadwatch.poll", {"feed_id": fid, "claim": claim})
+        claims = sorted((int(fid), int(claim)) for fid, claim in rows)
+        if claims:
+            # a few due feeds (a newsroom's 30, each with pages to fetch and extract) still make jobs
+            # for every worker: at least four per live worker, at most pool.poll_batch feeds each
+            workers = s.execute(text(
+                "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"),
+                {"s": settings.pool.stalled_seconds}).scalar() or 1
+            size = max(1, min(size, -(-len(claims) // (4 * int(workers)))))
+        for i in range(0, len(claims), size):
+            defer_in(s, "spreadwatch.poll_batch", {"feeds": [list(c) for c in claims[i:i + size]]})
     return len(rows)
 
 
@@ -149,25 +159,45 @@ def _intervals(settings: Settings) -> dict[str, float]:
     return hit[1]
 
 
-def take_claim(db: Database, settings: Settings, feed_id: int, claim: int) -> FeedState | None:
-    """The feed's state if it still carries `claim`; the claim is bumped, so this run owns the feed
-    for a lease. Any second run of the same job (a retry after its worker died, or after a heartbeat
-    that a busy machine delayed) finds the claim moved and does nothing: a feed whose poll was cut
-    short is claimed again by `schedule` when its lease runs out."""
+_TAKE_CLAIMS = text(
+    # the rows locked in id order first (two runs of one batch, a retry beside a delayed original,
+    # never deadlock), then each claim bumped only where the feed still carries it: a compare-and-set
+    # per feed, in one statement
+    "WITH wanted AS (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:claims AS bigint[])) AS w(id, claim)), "
+    "locked AS (SELECT f.id FROM feed f JOIN wanted w ON w.id = f.id AND f.poll_claim = w.claim "
+    "  ORDER BY f.id FOR UPDATE OF f) "
+    "UPDATE feed SET poll_claim = feed.poll_claim + 1, next_poll_at = :until "
+    "FROM outlet, locked WHERE feed.id = locked.id AND outlet.id = feed.outlet_id "
+    "RETURNING feed.id, feed.outlet_id, outlet.key, feed.url, feed.etag, feed.last_modified, "
+    "feed.poll_interval_minutes")
+
+
+def take_claims(db: Database, settings: Settings, claims: list[tuple[int, int]]) -> list[FeedState]:
+    """The states of the feeds that still carry their claims, each claim bumped, in one UPDATE: this
+    run owns those feeds for a lease. Any second run of the same job (a retry after its worker died,
+    or after a heartbeat that a busy machine delayed) finds the claims moved and polls nothing: a
+    feed whose poll was cut short is claimed again by `schedule` when its lease runs out."""
+    if not claims:
+        return []
     intervals = _intervals(settings)
     with db.session(purpose="claim") as s:
-        row = s.execute(text(
-            "UPDATE feed SET poll_claim = poll_claim + 1, next_poll_at = :until "
-            "FROM outlet WHERE feed.id = :id AND feed.poll_claim = :claim AND outlet.id = feed.outlet_id "
-            "RETURNING feed.id, feed.outlet_id, outlet.key, feed.url, feed.etag, feed.last_modified, "
-            "feed.poll_interval_minutes"),
-            {"until": utcnow() + lease(settings), "id": feed_id, "claim": claim}).first()
-    if row is None or row.url not in intervals:
-        return None
-    interval = intervals[row.url]
-    if settings.pool.adaptive and row.poll_interval_minutes:
-        interval = row.poll_interval_minutes
-    return FeedState(row.id, row.outlet_id, row.key, row.url, row.etag, row.last_modified, interval)
+        rows = s.execute(_TAKE_CLAIMS, {"until": utcnow() + lease(settings), "ids": [int(f) for f, _ in claims],
+                                        "claims": [int(c) for _, c in claims]}).all()
+    out = []
+    for row in sorted(rows, key=lambda r: r.id):
+        if row.url not in intervals:
+            continue  # no longer configured (or disabled): left alone
+        interval = intervals[row.url]
+        if settings.pool.adaptive and row.poll_interval_minutes:
+            interval = row.poll_interval_minutes
+        out.append(FeedState(row.id, row.outlet_id, row.key, row.url, row.etag, row.last_modified, interval))
+    return out
+
+
+def take_claim(db: Database, settings: Settings, feed_id: int, claim: int) -> FeedState | None:
+    """One feed's take_claims: its state if it still carries `claim` (bumped), else None."""
+    taken = take_claims(db, settings, [(feed_id, claim)])
+    return taken[0] if taken else None
 
 
 def adapt_interval(settings: Settings, current: float, new_items: int) -> float:
@@ -225,6 +255,7 @@ class Pool:
         # again before (a worker killed meanwhile leaves it to be polled when the lease ends). With
         # adaptive intervals each poll's time is needed at once, so each is written by itself.
         self.not_modified: Any = None
+        self.feed_slots = asyncio.Semaphore(8)  # feeds polled at once by this worker: its --concurrency
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(settings.database_url), min_size=1, max_size=4))
         self._register()
@@ -238,9 +269,15 @@ class Pool:
         async def schedule(timestamp: int) -> None:
             await self._tracked("schedule", self._schedule)
 
+        @app.task(name="spreadwatch.poll_batch", queue=QUEUE, pass_context=False)
+        async def poll_batch(feeds: list[list[int]]) -> None:
+            await self._tracked("poll", self._poll_batch, [(int(f), int(c)) for f, c in feeds])
+
+        # one feed's job, as `schedule` deferred them before batches: jobs still queued by an older
+        # worker run the same way
         @app.task(name="spreadwatch.poll", queue=QUEUE, pass_context=False)
         async def poll(feed_id: int, claim: int) -> None:
-            await self._tracked("poll", self._poll, feed_id, claim)
+            await self._tracked("poll", self._poll_batch, [(feed_id, claim)])
 
         # no job lock: a job lock held by a killed worker's job, whose retry the waiting job's queueing
         # lock refuses, would hold every later one; two place jobs at once simply take turns at the
@@ -349,20 +386,33 @@ class Pool:
             log.warning("stalled jobs retried", extra={"jobs": len(jobs), "tasks": sorted({j.task_name for j in jobs})})
         return len(jobs)
 
-    async def _poll(self, feed_id: int, claim: int) -> None:
-        feed = await asyncio.to_thread(take_claim, self.db, self.settings, feed_id, claim)
-        if feed is None:
+    async def _poll_batch(self, claims: list[tuple[int, int]]) -> None:
+        """Poll a batch's feeds: their claims taken in one UPDATE (the feeds whose claims moved, a
+        retried batch's, are left out), then polled concurrently, at most `concurrency` feeds at once
+        in this worker, the whole batch within `poll.cycle_deadline_seconds` of taking its claims
+        (inside their lease): a feed cut short keeps its claim and falls due when the lease ends."""
+        feeds = await asyncio.to_thread(take_claims, self.db, self.settings, claims)
+        if not feeds:
             return  # polled or claimed again meanwhile: this job is a leftover
-        try:
-            async with asyncio.timeout(self.settings.poll.cycle_deadline_seconds):
+        deadline = self.settings.poll.cycle_deadline_seconds
+        done = 0
+
+        async def one(feed: FeedState) -> None:
+            nonlocal done
+            async with self.feed_slots:
                 report, new_ids = await poll_one(self.db, self.settings, self.fetcher, feed, ingest_in_thread=True,
                                                  defer_placement=defer_placement, batch=self.not_modified)
-        except TimeoutError:  # the articles stored so far stay; the feed is due again when its lease ends
-            log.warning("poll cut at its deadline", extra={"feed": feed.url,
-                                                           "seconds": self.settings.poll.cycle_deadline_seconds})
-            return
-        self.state.polls += 1
-        await asyncio.to_thread(record_interval, self.db, self.settings, feed, len(new_ids), report.status == "error")
+            done += 1
+            self.state.polls += 1
+            await asyncio.to_thread(record_interval, self.db, self.settings, feed, len(new_ids),
+                                    report.status == "error")
+
+        try:
+            async with asyncio.timeout(deadline):
+                await asyncio.gather(*(one(f) for f in feeds))
+        except TimeoutError:  # the articles stored so far stay; the rest are due again when their lease ends
+            log.warning("poll batch cut at its deadline", extra={"feeds": len(feeds), "done": done,
+                                                                 "seconds": deadline})
 
     async def _start_crawl(self, timestamp: int) -> None:
         """One crawl of every crawlable outlet, as `pool.crawl_parts` jobs that share its queue (any
@@ -421,6 +471,7 @@ class Pool:
             from crawler.hostgate import RedisHostGate
 
             self.gate = RedisHostGate(p.redis_url, p.redis_prefix)
+        self.feed_slots = asyncio.Semaphore(max(1, concurrency))
         health = start_worker_health(self, health_port, health_host) if health_port is not None else None
         flusher = None
         if not p.adaptive:

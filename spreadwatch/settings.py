@@ -184,6 +184,10 @@ class PoolSettings(_Model):
     heartbeat_seconds: float = Field(default=5, gt=0)  # workers' heartbeat in the jobs database
     stalled_seconds: float = Field(default=20, gt=0)  # a worker silent this long is gone: its jobs run again
     claim_batch: int = Field(default=2000, ge=1)  # feeds claimed per tick at most
+    # feeds per poll job: `schedule` defers one poll_batch job per this many claimed feeds, which takes
+    # their claims in one UPDATE and polls them concurrently (a job per feed cost more than its poll);
+    # smaller when few feeds are due, so that every live worker gets at least four jobs
+    poll_batch: int = Field(default=50, ge=1, le=1000)
     # a spider crawl is split over this many crawl_part jobs, which share its queue in Redis
     # (spiders/shared.py); without redis_url one job crawls alone
     crawl_parts: int = Field(default=2, ge=1, le=64)

@@ -301,7 +301,7 @@ def test_a_killed_workers_job_runs_again_after_its_heartbeat_stops(tmp_path: Pat
                 def settled() -> bool:
                     with db.session(read_only=True) as s:
                         doing = s.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing' "
-                                               "AND task_name = 'spreadwatch.poll'")).scalar()
+                                               "AND task_name LIKE 'spreadwatch.poll%'")).scalar()
                         ok = s.execute(text("SELECT last_ok_at FROM feed")).scalar()
                     return doing == 0 and ok is not None
                 assert wait_for(settled, 20), logs_of(tmp_path)
@@ -364,3 +364,61 @@ def test_kill_9_one_of_three_workers_loses_nothing_and_sends_every_alert_once(
     assert len(set(ids)) == len(sent) >= 1  # every delivery reached the server, as one message
     assert len(ids) - len(set(ids)) <= 1  # a send cut by the kill may repeat, with its own Message-ID
     assert alerts
+
+
+def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: Callable[[], str]) -> None:
+    """`schedule` defers one poll_batch job per batch of claimed feeds. A batch run again after its
+    claims moved (a killed worker's job retried after another run took them) polls none of its
+    feeds; a batch with the feeds' current claims polls each of them once, all from one job."""
+    import json
+
+    from spreadwatch.cycle import sync_outlets
+    from spreadwatch.pool import apply_schema, claim_due, defer_in, take_claims
+    from spreadwatch.settings import load_settings
+    from storage import Feed
+
+    with FeedHost(7, answer_seconds=0) as host:
+        url = new_pg()
+        outlets = [{"key": "h", "name": "H", "country": "XK", "language": "en", "homepage": "https://h.example/",
+                    "feeds": [{"url": host.server.url(p)} for p in host.paths]}]
+        cfg = write_config(tmp_path / "pool.yaml", url, outlets, pool={"poll_batch": 3})
+        settings = load_settings(cfg)
+        db = Database(url)
+        try:
+            apply_schema(db)
+            sync_outlets(db, settings)
+            assert claim_due(db, settings) == 7
+            with db.session(read_only=True) as s:
+                batches = [json.loads(a) if isinstance(a, str) else a for a in s.scalars(text(
+                    "SELECT args FROM procrastinate_jobs WHERE task_name = 'spreadwatch.poll_batch' ORDER BY id"))]
+            # one job per batch of at most pool.poll_batch feeds (smaller, so that a few feeds still make
+            # jobs for every worker: at least four per live worker), each feed in one batch
+            assert len(batches) >= 2 and all(1 <= len(b["feeds"]) <= 3 for b in batches)
+            claims = [(f, c) for b in batches for f, c in b["feeds"]]
+            assert len({f for f, _ in claims}) == len(claims) == 7
+            # another run took these claims first (and then died, its feeds leased): every queued batch
+            # is now a leftover
+            assert len(take_claims(db, settings, claims)) == 7
+            assert take_claims(db, settings, claims) == []  # compare-and-set: the same claims twice take nothing
+            with db.session() as s:
+                current = {fid: c for fid, c in s.execute(select(Feed.id, Feed.poll_claim))}
+                chosen = sorted(current)[:2]
+                # the control: a batch carrying two feeds' current claims, as `schedule` would defer it
+                defer_in(s, "spreadwatch.poll_batch", {"feeds": [[f, current[f]] for f in chosen]})
+            worker = start_worker(cfg, tmp_path / "worker0.log", "--concurrency", "4")
+            try:
+                def drained() -> bool:
+                    with db.session(read_only=True) as s:
+                        return s.scalar(text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = "
+                                             "'spreadwatch.poll_batch' AND status IN ('todo', 'doing')")) == 0
+                assert wait_for(drained, 60), logs_of(tmp_path)
+                assert wait_for(lambda: len(host.arrivals) >= 2, 20), logs_of(tmp_path)
+                time.sleep(3)  # a poll by a leftover batch would arrive now
+            finally:
+                stop_all([worker])
+            assert worker.returncode == 0, logs_of(tmp_path)
+        finally:
+            db.dispose()
+    polled = sorted(p for _, p in host.arrivals)
+    by_id = dict(zip(sorted(current), host.paths))  # feeds were added in the paths' order
+    assert polled == sorted(by_id[f] for f in chosen)  # the control's two feeds, once each; the leftovers none
