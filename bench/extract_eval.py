@@ -156,7 +156,8 @@ def run_trafilatura_set(root: Path, limit: int | None) -> dict[str, Any]:
                "trafilatura": (meta[0], meta[1])}
         for name, (title, day) in got.items():
             _score(sides[name], item, title, day, readable)
-            if readable and item.get("date") and not _near(day, item["date"]) and _gold_is_modified(raw, url, item["date"], day):
+            if (readable and item.get("date") and not _near(day, item["date"])
+                    and _gold_is_modified(raw, url, item["date"], day)):
                 sides[name].gold_modified += 1
         miss = _miss(url, item, got["ours"], got["trafilatura"], readable)
         if miss:

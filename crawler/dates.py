@@ -244,15 +244,19 @@ def _microdata(tree: lxml.html.HtmlElement) -> Iterator[str]:
         yield el.get("datetime") or el.get("content") or el.text_content()
 
 
-def _times(tree: lxml.html.HtmlElement, *, placed: bool) -> Iterator[str]:
-    """`<time>` elements of the article, none marked modified: with `placed`, those marked as the
-    publication and those in the article's header; else the rest."""
+def _time_elements(tree: lxml.html.HtmlElement) -> tuple[list[lxml.html.HtmlElement], list[lxml.html.HtmlElement]]:
+    """The article's `<time>` elements, none marked modified nor outside it: those marked as the
+    publication or set with the headline (its header, near its h1, the byline block), and the rest."""
     scope = _article_scope(tree)
     candidates = [t for t in scope.iter("time") if not _modified(t) and not _outside(t, scope)]
     marked = [t for t in candidates if t.get("pubdate") is not None or _PUBLISHED_WORD.search(_labels(t))]
     headed = [t for t in candidates if any(a.tag == "header" for a in t.iterancestors()) or _by_headline(t, scope)]
-    chosen = marked + headed if placed else candidates
-    for t in chosen:
+    placed = marked + [t for t in headed if t not in marked]
+    return placed, [t for t in candidates if t not in placed]
+
+
+def _times(elements: list[lxml.html.HtmlElement]) -> Iterator[str]:
+    for t in elements:
         value = t.get("datetime")
         if value:
             yield value
@@ -389,8 +393,15 @@ def published_at(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: li
 
 def _structured(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],
                 url: str) -> Iterator[Stamp]:
+    rest: list[lxml.html.HtmlElement] = []
+
+    def placed_times() -> Iterator[str]:  # the elements are looked for only when the sources before gave nothing
+        placed, others = _time_elements(tree)
+        rest.extend(others)
+        yield from _times(placed)
+
     for source in (_meta_published(metas), _ld_published(objects, url), _microdata(tree),
-                   _times(tree, placed=True), _meta_generic(metas), _times(tree, placed=False)):
+                   placed_times(), _meta_generic(metas), _times(rest)):
         for value in source:
             stamp = parse_stamp(value)
             if stamp is not None:

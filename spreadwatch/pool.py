@@ -255,7 +255,7 @@ class Pool:
         # again before (a worker killed meanwhile leaves it to be polled when the lease ends). With
         # adaptive intervals each poll's time is needed at once, so each is written by itself.
         self.not_modified: Any = None
-        self.feed_slots = asyncio.Semaphore(8)  # feeds polled at once by this worker: its --concurrency
+        self.feed_slots = asyncio.Semaphore(8)  # feeds polled at once by this worker: run() sets --concurrency
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(settings.database_url), min_size=1, max_size=4))
         self._register()
