@@ -343,9 +343,21 @@ def _headline_text(tree: lxml.html.HtmlElement) -> Iterator[str]:
             return
 
 
+# a capture in a web archive (`https://web.archive.org/web/20140226054445/http://www.site.com/…`)
+# is the archived site's page: its names are that site's, not the archive's
+_ARCHIVED = re.compile(r"^https?://(?:web\.)?archive\.org/web/\d{1,14}[a-z_]*/(?P<url>https?://.+)$", re.I)
+
+
+def original_url(url: str) -> str:
+    """The archived page's own address for a web-archive capture, else the address itself."""
+    m = _ARCHIVED.match(url)
+    return m.group("url") if m else url
+
+
 def url_stamp(url: str) -> Stamp | None:
-    """The date written in an address, /2023/04/28/ or /20230428/; a day, no time."""
-    m = _URL_DATE.search(url)
+    """The date written in an address, /2023/04/28/ or /20230428/; a day, no time (of a web-archive
+    capture, the archived address's: the capture's own stamp is when it was archived)."""
+    m = _URL_DATE.search(original_url(url))
     if not m:
         return None
     y, mo, d = (g for g in m.groups() if g is not None)
@@ -385,10 +397,29 @@ def published_at(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: li
     if first is None:
         beside = next((st for v in _headline_text(tree) if (st := parse_stamp(v)) is not None), None)
         return beside or url_stamp(url) or _htmldate(tree, url)
+    first = _unless_resaved(tree, metas, objects, first)
     if first.has_time:
         return first
     day = first.when.date()
     return next((s for s in structured if s.has_time and s.when.date() == day), first)
+
+
+def _unless_resaved(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],
+                    first: Stamp) -> Stamp:
+    """A declared publication time *later* than the page's declared modification time was written
+    when the page was saved again (a migration, a re-import), not when it was published: if the
+    article's header shows a `<time>` more than a day before it, that is the publication. (A
+    scheduled article also has its last edit before its publication, but its header then shows the
+    publication time itself.)"""
+    modified = [v for k, v in metas.items() if _MODIFIED_WORD.search(k) and not _NOT_A_TIME.search(k)]
+    modified += [str(o["dateModified"]) for o in objects if isinstance(o.get("dateModified"), (str, int))]
+    stamps = [st for v in modified if (st := parse_stamp(v)) is not None and st.has_time]
+    if not first.has_time or not any(st.when < first.when for st in stamps):
+        return first
+    placed, _ = _time_elements(tree)
+    shown = [st for v in _times(placed) if (st := parse_stamp(v)) is not None]
+    earlier = [st for st in shown if EARLIEST <= st.when < first.when - timedelta(days=1)]
+    return earlier[0] if earlier and len({st.when.date() for st in shown}) == 1 else first
 
 
 def _structured(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
-from crawler.dates import article_objects, parse_stamp, types_of
+from crawler.dates import article_objects, original_url, parse_stamp, types_of
 
 _SEPARATOR = re.compile(r"\s+(?:\||-|–|—|::|·|•|»|«|/)\s+|\s*(?:｜|\|)\s*")
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go"})
@@ -71,8 +71,9 @@ def site_names(metas: dict[str, str], objects: list[dict[str, Any]], url: str,
 
 
 def _host_names(url: str) -> list[str]:
-    """'archiv.krimiblog.de' gives itself and 'krimiblog'; 'www.bbc.co.uk' gives 'bbc.co.uk', 'bbc'."""
-    host = re.sub(r"^(www\d?|m|amp|mobile)\.", "", (urlsplit(url).hostname or "").lower())
+    """'archiv.krimiblog.de' gives itself and 'krimiblog'; 'www.bbc.co.uk' gives 'bbc.co.uk', 'bbc';
+    a web-archive capture gives the archived site's."""
+    host = re.sub(r"^(www\d?|m|amp|mobile)\.", "", (urlsplit(original_url(url)).hostname or "").lower())
     labels = host.split(".")
     if len(labels) < 2:
         return [host] if host else []
@@ -101,7 +102,7 @@ def _is_name(segment: str, names: list[str]) -> bool:
     k = _key(segment)
     if not k:
         return True
-    return any(k == n or (len(n) >= 3 and n in k and len(k) <= len(n) + 16)
+    return any(k == n or (len(n) >= 3 and n in k and len(k) <= min(len(n) + 16, 3 * len(n)))
                or (len(k) >= 3 and n.startswith(k) and len(n) <= len(k) + 8) for n in names)
 
 
@@ -259,6 +260,24 @@ def _confirms(h1: str, raw: str, cleaned: str) -> bool:
         len(cleaned.split()) >= MIN_HEADLINE_WORDS and h1.casefold().startswith(cleaned.casefold() + " "))
 
 
+def _given(h1: str, refs: list[tuple[str, str]], names: list[str]) -> bool:
+    """An h1 that looks like the site's name with a few more words ('Happy Coffee SIDAMO Bio Bohnen'
+    on happycoffee.org) but that a source gives as the page's title, word for word, is the title."""
+    k = _key(h1)
+    return k not in names and any(k == _key(cleaned) for _, cleaned in refs)
+
+
+def _beside(h1: str, raw: str, refs: list[tuple[str, str]]) -> bool:
+    """Whether a source starts or ends with the h1 only because the h1 is the site's part of it:
+    `EMACSPEAK The Complete Audio Desktop: Meta-Programming …` in <title>, the blog's name as the
+    first h1, and the rest the post's title that og:title gives whole."""
+    k, whole = _key(h1), _key(raw)
+    if k == whole or not (whole.startswith(k) or whole.endswith(k)):
+        return False
+    rest = whole[len(k):] if whole.startswith(k) else whole[: len(whole) - len(k)]
+    return bool(rest) and any(rest == _key(cleaned) for other, cleaned in refs if other != raw)
+
+
 def _first_segment(text: str, raw: str) -> bool:
     """`Alles Neue mach der Mai…` in `Alles Neue mach der Mai… | Blog name`, `Der Purzelbaum` in
     `Der Purzelbaum (2021/5)`: the source starts with the text and goes on after a separator."""
@@ -294,9 +313,10 @@ def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[d
     raws += [_clean(h.text_content()) for h in elements if _hidden(h)]
     raws = _uncut(raws)
     refs = [(r, strip_affixes(r, names)) for r in raws if r]
-    h1s = [t for t in (_h1_headline(h, refs) for h in visible) if t and not _is_name(t, names) and not t.endswith(":")]
+    h1s = [t for t in (_h1_headline(h, refs) for h in visible) if t and not t.endswith(":") and (
+        not _is_name(t, names) or _given(t, refs, names))]
     for h1 in h1s:
-        if any(_confirms(h1, raw, cleaned) for raw, cleaned in refs):
+        if any(_confirms(h1, raw, cleaned) and not _beside(h1, raw, refs) for raw, cleaned in refs):
             return h1
     # blogs and older CMSs give the site's name the h1 and the post's title an h2: one of the first
     # h2s that another source confirms is the headline

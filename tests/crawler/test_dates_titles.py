@@ -190,3 +190,33 @@ def test_an_inline_element_before_the_headline_that_no_source_shows_is_a_kicker(
     # with a source that shows the whole h1, it stays whole
     whole = '<meta property="og:title" content="Gedenktag Erinnerung an die Opfer der Kämpfe im Norden">'
     assert _title(whole, h1) == "Gedenktag Erinnerung an die Opfer der Kämpfe im Norden"
+
+
+def test_a_web_archive_capture_is_dated_and_named_by_the_archived_address() -> None:
+    capture = "https://web.archive.org/web/20250301120000/https://www.balkanblick.example/2025/02/19/geruecht/"
+    assert url_stamp(capture) == parse_stamp("2025-02-19")
+    assert url_stamp("https://web.archive.org/web/20250301/https://www.balkanblick.example/ueber-uns/") is None
+    page = f"""<html><head><title>Balkanblick » Blog Archiv » Streit um die Brücke von Mitrovica</title></head>
+    <body><div id="header"><h1>Balkanblick</h1></div><div>{BODY}</div></body></html>""".encode()
+    assert extract_article(page, capture).title == "Streit um die Brücke von Mitrovica"
+
+
+def test_an_h1_a_source_gives_word_for_word_is_the_headline_even_with_the_sites_name_in_it() -> None:
+    """'Happy Coffee SIDAMO Bio Bohnen' on happycoffee.org: the name and three words, as og:title gives it,
+    against a promotion's h1 inside the article."""
+    page = f"""<html><head><title>Kosovo Online Podcast 12 - Kosovo Online</title>
+    <meta property="og:title" content="Kosovo Online Podcast 12"></head>
+    <body><h1 class="product_name">Kosovo Online Podcast 12</h1>
+    <article><h1 class="headline">Mit dem Abo lesen</h1>{BODY}</article></body></html>""".encode()
+    assert extract_article(page, "https://kosovo-online.example/podcast/12").title == "Kosovo Online Podcast 12"
+
+
+def test_a_scheduled_article_keeps_its_publication_time_after_its_last_edit() -> None:
+    """Its last edit comes before its publication too, but its header shows the publication itself: only a
+    header time more than a day earlier overrides a publication stamp later than the modification."""
+    page = f"""<html><head>
+    <meta property="article:published_time" content="2025-02-20T06:00:00Z">
+    <meta property="article:modified_time" content="2025-02-19T22:14:00Z"></head>
+    <body><article><header><h1>Patrullat e KFOR-it vazhdojnë në veri</h1>
+    <time datetime="2025-02-20T07:00:00+01:00">20.02.2025 07:00</time></header>{BODY}</article></body></html>""".encode()
+    assert extract_article(page, "https://lajme.example/a").published_at == datetime(2025, 2, 20, 6, tzinfo=UTC)
