@@ -15,12 +15,16 @@ typed statements of *publication* and never takes a modification time for one:
    header, near its h1, in the byline block), none marked modified or updated, none in a teaser
    list or the comments.
 5. The generic meta names (``date``, ``DC.date``, ``dcterms.date``…): "a date", which CMSs fill
-   with the page's build or last edit as often as with its publication.
+   with the page's build or last edit as often as with its publication, so no earlier than it: a
+   day written as text beside the headline (7) before it is taken instead.
 6. Any other ``<time>`` of the article.
 7. A date written as text in the h1's own block ("Written: 2023-11-07 15:03 / Updated: …").
 8. The date in the page's address (``/2023/04/28/``), the publisher's own but without a time.
 9. htmldate's search of the rest (original date, extensive), for pages that only show a date in
    their text.
+
+A publication stamp later than the page's own modification stamp was written by a re-save (a
+migration, a re-import): a header ``<time>`` more than a day before it is taken instead.
 
 A value that carries only a day is completed by the first later source with a time on the same
 day, so a page with ``<meta name="date" content="2024-02-19">`` and a precise JSON-LD time keeps
@@ -392,11 +396,17 @@ def published_at(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: li
                  url: str) -> Stamp | None:
     """The page's publication time: the first source in the module's order, its time of day
     completed from a later source on the same day when it gave only the day."""
-    structured = _structured(tree, metas, objects, url)
-    first = next(structured, None)
+    sourced = _structured(tree, metas, objects, url)
+    kind, first = next(sourced, ("", None))
+    structured = (st for _, st in sourced)
     if first is None:
-        beside = next((st for v in _headline_text(tree) if (st := parse_stamp(v)) is not None), None)
-        return beside or url_stamp(url) or _htmldate(tree, url)
+        return _beside_headline(tree) or url_stamp(url) or _htmldate(tree, url)
+    if kind == "generic":
+        # "a date" a CMS writes is its build or last edit as often as the publication, so it is no
+        # earlier than the publication: a date written beside the headline before it is the one
+        beside = _beside_headline(tree)
+        if beside is not None and beside.when.date() < first.when.date():
+            return beside
     first = _unless_resaved(tree, metas, objects, first)
     if first.has_time:
         return first
@@ -423,7 +433,7 @@ def _unless_resaved(tree: lxml.html.HtmlElement, metas: dict[str, str], objects:
 
 
 def _structured(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[dict[str, Any]],
-                url: str) -> Iterator[Stamp]:
+                url: str) -> Iterator[tuple[str, Stamp]]:
     rest: list[lxml.html.HtmlElement] = []
 
     def placed_times() -> Iterator[str]:  # the elements are looked for only when the sources before gave nothing
@@ -431,9 +441,14 @@ def _structured(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: lis
         rest.extend(others)
         yield from _times(placed)
 
-    for source in (_meta_published(metas), _ld_published(objects, url), _microdata(tree),
-                   placed_times(), _meta_generic(metas), _times(rest)):
+    for kind, source in (("typed", _meta_published(metas)), ("typed", _ld_published(objects, url)),
+                         ("typed", _microdata(tree)), ("typed", placed_times()), ("generic", _meta_generic(metas)),
+                         ("time", _times(rest))):
         for value in source:
             stamp = parse_stamp(value)
             if stamp is not None:
-                yield stamp
+                yield kind, stamp
+
+
+def _beside_headline(tree: lxml.html.HtmlElement) -> Stamp | None:
+    return next((st for v in _headline_text(tree) if (st := parse_stamp(v)) is not None), None)
