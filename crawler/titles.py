@@ -18,7 +18,9 @@ often carry the outlet: ``… | DW | 28.04.2023``, ``… - WELT``, ``BBC News - 
 5. Otherwise the first ``<h1>`` that is not the site's name.
 
 The h1's text is what it shows: hidden text, ruby readings, kickers and subtitles in elements of
-their own are not the headline.
+their own are not the headline. An h1 marked as a breadcrumb's element is navigation; an h1 that
+a source starts with only because the rest of it is another source's title (`Blog name: Post`)
+is the site's part. The site's names of a web-archive capture are the archived site's.
 """
 
 from __future__ import annotations
@@ -248,6 +250,15 @@ def _hidden(el: lxml.html.HtmlElement) -> bool:
         _HIDDEN.search(marks) or "display:none" in marks.replace(" ", ""))
 
 
+_NAVIGATION = re.compile(r"bread-?crumb", re.I)
+
+
+def _navigation(el: lxml.html.HtmlElement) -> bool:
+    """An h1 marked as a breadcrumb's element (fr.de's `<h1 class="id-Breadcrumb-element-link">`
+    with the section's path over the article's h2 headline) is navigation, not the headline."""
+    return bool(_NAVIGATION.search((el.get("class") or "") + " " + (el.get("id") or "")))
+
+
 def _confirms(h1: str, raw: str, cleaned: str) -> bool:
     """Whether a source confirms the h1: equal once its affixes are off, or starting or ending
     with it, or shortened from it (cut with an ellipsis, or to the first words of a longer
@@ -306,7 +317,7 @@ def headline(tree: lxml.html.HtmlElement, metas: dict[str, str], objects: list[d
     title_el = tree.find(".//title")
     scoped = _scoped(tree)
     elements = _h1s(tree, scoped)
-    visible = [h for h in elements if not _hidden(h)]
+    visible = [h for h in elements if not _hidden(h) and not _navigation(h)]
     # an h1 hidden for screen readers is the page's title for them: a source like <title>
     raws = [ld, _clean(metas.get("og:title")), _clean(metas.get("twitter:title")),
             _clean(title_el.text_content() if title_el is not None else "")]
