@@ -105,7 +105,8 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], wait: float = 60) -> No
 def child(cfg: str, out: str, concurrency: int) -> None:
     """A worker whose serialised step is timed: from the moment the placement lock is granted
     (storage.stories_repo.lock_stories returns) to the end of the placement job's step for one
-    article (spreadwatch.ingest.place_next; the commit that releases the lock is a few ms more).
+    batch of articles (spreadwatch.ingest.place_waiting; the commit that releases the lock is a few
+    ms more).
     Its totals are written when it stops."""
     import threading
 
@@ -116,25 +117,28 @@ def child(cfg: str, out: str, concurrency: int) -> None:
 
     totals = {"placements": 0, "seconds": 0.0}
     held = threading.local()
-    lock, place_next = storage.stories_repo.lock_stories, spreadwatch.ingest.place_next
+    lock, place_waiting = storage.stories_repo.lock_stories, spreadwatch.ingest.place_waiting
 
     def locked(*a: Any, **k: Any) -> Any:
+        granted = getattr(held, "at", None)
         lock(*a, **k)
-        held.at = time.perf_counter()
+        if granted is None:  # the first grant of the batch's transaction (a batch asks once)
+            held.at = time.perf_counter()
 
-    def timed(*a: Any, **k: Any) -> Any:  # the placement job's step: one article placed, with its alert rules
+    def timed(*a: Any, **k: Any) -> Any:  # the placement job's step: a batch placed, with alert rules
         held.at = None
-        placed = None
+        placed: list[Any] = []
         try:
-            placed = place_next(*a, **k)
+            placed = place_waiting(*a, **k)
             return placed
         finally:
-            if held.at is not None and placed is not None:
+            if held.at is not None and placed:
                 totals["seconds"] += time.perf_counter() - held.at
-                totals["placements"] += 1
+                totals["placements"] += len(placed)
+            held.at = None
 
     storage.stories_repo.lock_stories = locked  # type: ignore[assignment]
-    spreadwatch.ingest.place_next = timed  # type: ignore[assignment]
+    spreadwatch.ingest.place_waiting = timed  # type: ignore[assignment]
     try:
         run_worker(load_config(Path(cfg), None), concurrency)
     finally:

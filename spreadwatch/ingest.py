@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from crawler.draft import ArticleDraft
 from crawler.urls import canonicalize
@@ -26,7 +26,7 @@ from stories.features import Features, extract_features
 from stories.language import identify
 from stories.match import compile_watches, match_article
 from stories.normalize import tokens
-from spreadwatch.placement import place_article
+from spreadwatch.placement import place_article, remember_features
 from alerts.rules import evaluate
 
 
@@ -171,26 +171,39 @@ def ingest(session: Session, draft: ArticleDraft, settings: Settings, *,
     session.flush()
     if place:
         _place_and_alert(session, article, settings, result, now, prepared)
+    else:  # the placement job, if this process runs it, need not derive them again from the text
+        remember_features(article, prepared.features)
     return result
 
 
-_NEXT_UNPLACED = (select(Article).where(Article.story_id.is_(None))
-                  .order_by(func.coalesce(Article.published_at, Article.first_seen_at), Article.id).limit(1))
+_WAITING = (select(Article).where(Article.story_id.is_(None))
+            .options(selectinload(Article.outlet), selectinload(Article.matches))
+            .order_by(func.coalesce(Article.published_at, Article.first_seen_at), Article.id))
 
 
-def place_next(session: Session, settings: Settings, now: datetime | None = None) -> IngestResult | None:
-    """Place the earliest published article stored without a story (ingest(place=False)), with its
-    alert rules, in the caller's transaction; None when none waits. The caller serialises it (the
-    placement lock is taken here, before the article is chosen, so two callers never take one)."""
+def place_waiting(session: Session, settings: Settings, limit: int = 25,
+                  now: datetime | None = None) -> list[IngestResult]:
+    """Place up to `limit` articles stored without a story (ingest(place=False)), earliest published
+    first, each with its alert rules, in the caller's transaction; [] when none waits. The placement
+    lock is taken once, before the articles are chosen (two callers never take one), and held to the
+    caller's commit: a batch pays the lock, the reads of the waiting rows and the commit once.
+    The stories are those of placing them one at a time: each is placed after the one before it,
+    seeing its writes, in the order place_next() would take them."""
     from storage.stories_repo import lock_stories
 
     lock_stories(session)
-    article = session.scalar(_NEXT_UNPLACED)
-    if article is None:
-        return None
-    result = IngestResult(article.id, created=True, watches=[m.watch for m in article.matches])
-    _place_and_alert(session, article, settings, result, now, None)  # features from the stored text
-    return result
+    results = []
+    for article in session.scalars(_WAITING.limit(limit)).all():
+        result = IngestResult(article.id, created=True, watches=[m.watch for m in article.matches])
+        _place_and_alert(session, article, settings, result, now, None)  # features cached or from the stored text
+        results.append(result)
+    return results
+
+
+def place_next(session: Session, settings: Settings, now: datetime | None = None) -> IngestResult | None:
+    """Place the earliest published waiting article (place_waiting() of one); None when none waits."""
+    placed = place_waiting(session, settings, 1, now)
+    return placed[0] if placed else None
 
 
 def _place_and_alert(session: Session, article: Article, settings: Settings, result: IngestResult,

@@ -80,6 +80,12 @@ _features = _FeatureCache()
 _aliases: dict[int, tuple[Settings, dict[str, list[tuple[str, ...]]]]] = {}
 
 
+def remember_features(article: Article, features: Features) -> None:
+    """Features computed before the article's row was stored (ingest's prepare()), for its placement
+    later in this process (the worker pool's `place` job), keyed by the row's id and content."""
+    _features.put(article, features)
+
+
 def outlet_aliases(settings: Settings) -> dict[str, list[tuple[str, ...]]]:
     hit = _aliases.get(id(settings))
     if hit is None or hit[0] is not settings:
@@ -110,14 +116,15 @@ def place_article(session, article: Article, settings: Settings, features: Featu
     credits = _credited(feats, article.outlet.key, settings)
     denial = denial_terms if denial_terms is not None else is_denial(article.title, article.text)
     choice = choose_story(session, article, settings)
-    # written after the choice, which reads only other articles: the row's update is the writes' cost
-    article.minhash = pack(feats.signature)
-    article.features = {**feats.stored(), "credits": sorted(credits), "denial": denial}
     repo.save_bands(session, article.id, choice.band_keys)
     later = _later_articles(session, article, choice)
+    # written after the choice, which reads only other articles; set by _join once the story is
+    # found or made, so that the row's signature, features and story go out in one UPDATE
+    row = (pack(feats.signature), {**feats.stored(), "credits": sorted(credits), "denial": denial})
     if later:
+        article.minhash, article.features = row
         return _place_with_replay(session, article, later, settings)
-    story, created = _join(session, article, choice.decision, [])
+    story, created = _join(session, article, choice.decision, [], row)
     merged = list(choice.decision.merge)
     if merged:
         repo.merge_stories(session, story.id, merged)
@@ -265,23 +272,29 @@ def _retire(session, story_ids: list[int]) -> None:  # type: ignore[no-untyped-d
         repo.replace_terms(session, sid, (), story.last_seen_at)
 
 
-def _join(session, article: Article, decision: Decision, spare: list[int]) -> tuple[Story, bool]:  # type: ignore[no-untyped-def]
+def _join(session, article: Article, decision: Decision, spare: list[int],  # type: ignore[no-untyped-def]
+          row: tuple[bytes, dict[str, Any]] | None = None) -> tuple[Story, bool]:
     """Put the article in the decided story, or in a new one (the spare emptied story given, if any);
-    the story's profile and index terms gain the article, and the article keeps why it is there."""
+    the story's profile and index terms gain the article, and the article keeps why it is there
+    (`row`: the article's signature and stored features, written with its story)."""
+    # the story is found or made before the article's row changes (loading or inserting it would
+    # flush the row half-written): its story, placement and features then go out in one UPDATE
+    with session.no_autoflush:
+        if decision.story_id is not None:
+            story, created = session.get_one(Story, decision.story_id), False
+        elif spare:
+            story, created = session.get_one(Story, spare.pop(0)), True
+            story.fingerprint, story.status, story.merged_into_id = {}, "active", None
+            when = repo.article_time(article)
+            story.first_seen_at = story.last_seen_at = when
+            story.origin_article_id, story.title = article.id, article.title
+        else:
+            story, created = repo.new_story(session, article), True
+    if row is not None:
+        article.minhash, article.features = row
+    article.story_id = story.id
     article.features = {**(article.features or {}), "placement": {
         "reason": decision.reason, "score": decision.score, "evidence": decision.evidence}}
-    if decision.story_id is not None:
-        story = session.get_one(Story, decision.story_id)
-        article.story_id, created = story.id, False
-    elif spare:
-        story = session.get_one(Story, spare.pop(0))
-        article.story_id, created = story.id, True
-        story.fingerprint, story.status, story.merged_into_id = {}, "active", None
-        when = repo.article_time(article)
-        story.first_seen_at = story.last_seen_at = when
-        story.origin_article_id, story.title = article.id, article.title
-    else:
-        story, created = repo.new_story(session, article), True
     # a profile written by this engine is what the index holds: its terms need not be read back
     known = bool(story.fingerprint) and "centroid" in story.fingerprint
     profile = _profile(story) if story.fingerprint else StoryProfile(story.id)

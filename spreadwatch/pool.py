@@ -12,7 +12,8 @@ Jobs (procrastinate tasks, all on the one queue "spreadwatch"):
   lease: the feed falls due again when it ends and `schedule` claims it anew. Polling is the daemon's (spreadwatch/cycle.py): the feed, its new
   pages, extraction, and per article one transaction for storage, story placement and alert rules.
   Placement takes a transaction-scoped advisory lock (storage/stories_repo.lock_stories), so the
-  pool places one article at a time, as one process does.
+  pool places one article at a time, as one process does: the `place` job places the waiting
+  articles earliest published first, `pool.place_batch` of them per transaction and lock grant.
 - send (queueing lock "send": at most one waiting): the alert outbox (alerts/outbox.py), whose
   claims and Message-IDs make a delivery go out once; deferred after new articles and periodically.
 - housekeeping (periodic, daily).
@@ -343,19 +344,19 @@ class Pool:
                 defer_placement(s)
 
     async def _place(self) -> None:
-        """Place every article waiting for a story, earliest published first, one transaction each
-        (the placement lock is taken in each), then send what their alert rules fired."""
-        from spreadwatch.ingest import place_next
+        """Place every article waiting for a story, earliest published first, `pool.place_batch` per
+        transaction (the placement lock is taken once in each), then send what their alert rules fired."""
+        from spreadwatch.ingest import place_waiting
 
-        def one() -> Any:
+        def batch() -> Any:
             with self.db.session(purpose="place") as s:
-                return place_next(s, self.settings)
+                return place_waiting(s, self.settings, self.settings.pool.place_batch)
 
         placed = alerts = 0
-        while (result := await asyncio.to_thread(one)) is not None:
-            placed += 1
-            alerts += result.alerts
-            self.state.placements += 1
+        while results := await asyncio.to_thread(batch):
+            placed += len(results)
+            alerts += sum(r.alerts for r in results)
+            self.state.placements += len(results)
         if placed:
             log.info("articles placed", extra={"articles": placed, "alerts": alerts})
             with self.db.session(purpose="defer") as s:

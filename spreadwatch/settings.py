@@ -188,6 +188,9 @@ class PoolSettings(_Model):
     # their claims in one UPDATE and polls them concurrently (a job per feed cost more than its poll);
     # smaller when few feeds are due, so that every live worker gets at least four jobs
     poll_batch: int = Field(default=50, ge=1, le=1000)
+    # articles placed per transaction of the `place` job, under one grant of the placement lock (the
+    # lock, the waiting articles' reads and the commit are paid once per batch, not per article)
+    place_batch: int = Field(default=25, ge=1, le=500)
     # a spider crawl is split over this many crawl_part jobs, which share its queue in Redis
     # (spiders/shared.py); without redis_url one job crawls alone
     crawl_parts: int = Field(default=2, ge=1, le=64)

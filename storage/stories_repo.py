@@ -18,8 +18,13 @@ from storage.queries import iso
 # Index rows are written with Core executemany, not as ORM objects: the unit of work costs about
 # a tenth of a millisecond per object, and an article writes dozens of these rows.
 
+# They go to the session's connection, past the ORM's bulk-insert path (which cost more per
+# placement than the rows' SQL), without the flush a session statement would make first: the rows
+# they point to are written already, and placement writes the article's own row once, at its join.
+
 def save_bands(session: Session, article_id: int, keys: list[int]) -> None:
-    session.execute(insert(LshBand), [{"article_id": article_id, "band": b, "key": k} for b, k in enumerate(keys)])
+    session.connection().execute(insert(LshBand), [{"article_id": article_id, "band": b, "key": k}
+                                                   for b, k in enumerate(keys)])
 
 
 def lsh_candidates(session: Session, keys: list[int], exclude: int, limit: int = 50) -> list[tuple[int, int, bytes]]:
@@ -90,13 +95,13 @@ def stories_sharing(session: Session, terms: Iterable[str], around: datetime, wi
     # per article. The story rows they read are the session's own after this flush.
     conn = _read(session)
     q = _SHARING
-    newest = conn.execute(q["newest"]).scalar() or 0
-    floor = newest - BACKGROUND_STORIES
-    n_background = newest - max(floor, 0)
     # story_term holds only active stories' terms (merging deletes the merged story's rows). In a big
     # archive the background's stories were seen on or after the floor story's first day (stories are
     # numbered as they start), which bounds the index range; a small one is read whole.
-    since = conn.execute(q["since"], {"floor": floor}).scalar()
+    newest, since = conn.execute(q["background"]).one()
+    newest = newest or 0
+    floor = newest - BACKGROUND_STORIES
+    n_background = newest - max(floor, 0)
     since_day = epoch_day(since) if since and floor > 0 else 0
     common = max(RETRIEVAL_MIN_DF, RETRIEVAL_SHARE * n_background)
     df = dict(conn.execute(q["df"], {"terms": terms, "since_day": since_day, "floor": floor}).all())
@@ -114,9 +119,11 @@ def _sharing_queries() -> dict[str, Any]:
                   StoryTerm.last_day >= bindparam("from_day"), live)
            .group_by(StoryTerm.story_id).order_by(func.count().desc(), StoryTerm.story_id)
            .limit(bindparam("limit")))
+    newest = select(func.max(Story.id)).scalar_subquery()
     return {
-        "newest": select(func.max(Story.id)),
-        "since": select(Story.first_seen_at).where(Story.id > bindparam("floor")).order_by(Story.id).limit(1),
+        # the newest story's number and the first day of the background's first story, in one query
+        "background": select(newest, select(Story.first_seen_at).where(Story.id > newest - BACKGROUND_STORIES)
+                             .order_by(Story.id).limit(1).scalar_subquery()),
         "df": (select(StoryTerm.term, func.count())
                .where(StoryTerm.term.in_(bindparam("terms", expanding=True)),
                       StoryTerm.last_day >= bindparam("since_day"), StoryTerm.story_id > bindparam("floor"))
@@ -147,25 +154,28 @@ def replace_terms(session: Session, story_id: int, terms: Iterable[str], last_se
     the terms held now (`held_terms`, dated `held_seen`) saves reading them."""
     day = epoch_day(last_seen)
     wanted = {t[:40] for t in terms}
+    conn = session.connection()  # Core, as the index rows above: the story's row is written already
     if held_terms is not None and held_seen is not None:
         held = dict.fromkeys((t[:40] for t in held_terms), epoch_day(held_seen))
     else:
-        held = dict(session.execute(select(StoryTerm.term, StoryTerm.last_day)
-                                    .where(StoryTerm.story_id == story_id)).all())
+        held = dict(conn.execute(select(StoryTerm.term, StoryTerm.last_day)
+                                 .where(StoryTerm.story_id == story_id)).all())
     gone, new = set(held) - wanted, wanted - set(held)
     if gone:
-        session.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id, StoryTerm.term.in_(gone)))
+        conn.execute(delete(StoryTerm).where(StoryTerm.story_id == story_id, StoryTerm.term.in_(gone)))
     if any(d != day for t, d in held.items() if t in wanted):
-        session.execute(update(StoryTerm).where(StoryTerm.story_id == story_id).values(last_day=day))
+        conn.execute(update(StoryTerm).where(StoryTerm.story_id == story_id).values(last_day=day))
     if new:
-        session.execute(insert(StoryTerm), [{"story_id": story_id, "term": t, "last_day": day} for t in sorted(new)])
+        conn.execute(insert(StoryTerm), [{"story_id": story_id, "term": t, "last_day": day} for t in sorted(new)])
     return bool(gone or new)
 
 
 def story_articles(session: Session, story_id: int, *, matches: bool = True) -> list[Article]:
     """A story's articles with their outlets, and their watch matches unless `matches` is False
     (placement reads a story's watches with one query instead: see story_watches)."""
-    options = [selectinload(Article.outlet)] + ([selectinload(Article.matches)] if matches else [])
+    # placement (matches=False) leaves the outlets to the identity map: a session placing articles
+    # holds the few outlet rows already, and a lazy many-to-one load finds them there without SQL
+    options = [selectinload(Article.outlet), selectinload(Article.matches)] if matches else []
     return list(session.scalars(select(Article).where(Article.story_id == story_id).options(*options)))
 
 
@@ -184,15 +194,22 @@ def lock_stories(session: Session) -> None:
     """Placement reads stories and writes them back; two processes placing at once could each miss
     the other's article. On PostgreSQL one transaction-scoped advisory lock serialises placement
     (held until commit); SQLite sessions already hold the write lock from their start."""
+    transaction = session.get_transaction()
+    if session.info.get(_LOCKED) is transaction and transaction is not None:
+        return  # held already: a batch of placements in one transaction asks once
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(PLACEMENT_LOCK)))
+    session.info[_LOCKED] = session.get_transaction()
+
+
+_LOCKED = "spreadwatch_placement_lock"  # Session.info: the transaction that holds the placement lock
 
 
 def new_story(session: Session, article: Article) -> Story:
     when = article_time(article)
     story = Story(title=article.title, first_seen_at=when, last_seen_at=when)
     session.add(story)
-    session.flush()
+    session.flush()  # its id (placement changes the article's row after this, in one UPDATE)
     article.story_id = story.id
     return story
 
@@ -215,9 +232,10 @@ def links_of(session: Session, article_ids: list[int]) -> dict[int, tuple[int | 
 
 
 def replace_links(session: Session, article_ids: list[int], links: list[dict[str, Any]]) -> None:
-    session.execute(delete(Link).where(Link.article_id.in_(article_ids)))
+    conn = _read(session)  # Core, as the index rows; after a flush: the linked articles' rows go first
+    conn.execute(delete(Link).where(Link.article_id.in_(article_ids)))
     if links:
-        session.execute(insert(Link), links)
+        conn.execute(insert(Link), links)
 
 
 def article_time(a: Article) -> datetime:
