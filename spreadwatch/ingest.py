@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -37,6 +37,7 @@ class IngestResult:
     watches: list[str] = field(default_factory=list)
     story_id: int | None = None
     alerts: int = 0
+    replayed: int = 0  # later articles re-placed because this one arrived after them (placement.py)
 
 
 _compiled: dict[int, tuple[Any, list[Any]]] = {}
@@ -181,19 +182,35 @@ _WAITING = (select(Article).where(Article.story_id.is_(None))
             .order_by(func.coalesce(Article.published_at, Article.first_seen_at), Article.id))
 
 
+def settled_mark(session: Session, window: float, now: datetime | None = None) -> datetime | None:
+    """While articles may still be stored (polls running), the latest publication time up to which
+    the waiting articles may be placed: that of the latest published article that has waited
+    `window` seconds since it was stored (it, and everything published before it, go: the low
+    watermark of the daemon's PublicationOrder, by the clock instead of by the feeds). None when
+    none has waited that long."""
+    cutoff = (now or utcnow()) - timedelta(seconds=window)
+    return session.scalar(select(func.max(func.coalesce(Article.published_at, Article.first_seen_at)))
+                          .where(Article.story_id.is_(None), Article.first_seen_at <= cutoff))
+
+
 def place_waiting(session: Session, settings: Settings, limit: int = 25,
-                  now: datetime | None = None) -> list[IngestResult]:
+                  now: datetime | None = None, *, through: datetime | None | bool = True) -> list[IngestResult]:
     """Place up to `limit` articles stored without a story (ingest(place=False)), earliest published
     first, each with its alert rules, in the caller's transaction; [] when none waits. The placement
     lock is taken once, before the articles are chosen (two callers never take one), and held to the
     caller's commit: a batch pays the lock, the reads of the waiting rows and the commit once.
     The stories are those of placing them one at a time: each is placed after the one before it,
-    seeing its writes, in the order place_next() would take them."""
+    seeing its writes, in the order place_next() would take them. `through`: only articles
+    published at or before this time (a settled_mark(); None: none may go yet; True: all)."""
     from storage.stories_repo import lock_stories
 
+    if through is None:
+        return []
     lock_stories(session)
+    q = _WAITING if through is True else _WAITING.where(
+        func.coalesce(Article.published_at, Article.first_seen_at) <= through)
     results = []
-    for article in session.scalars(_WAITING.limit(limit)).all():
+    for article in session.scalars(q.limit(limit)).all():
         result = IngestResult(article.id, created=True, watches=[m.watch for m in article.matches])
         _place_and_alert(session, article, settings, result, now, None)  # features cached or from the stored text
         results.append(result)
@@ -210,7 +227,7 @@ def _place_and_alert(session: Session, article: Article, settings: Settings, res
                      now: datetime | None, prepared: Prepared | None) -> None:
     features, denial = (prepared.features, prepared.denial_terms) if prepared else (None, None)
     placement = place_article(session, article, settings, features, denial)
-    result.story_id = placement.story_id
+    result.story_id, result.replayed = placement.story_id, placement.replayed
     fired = evaluate(session, placement.changed_story_ids, settings, now or utcnow(),
                      {placement.story_id: placement.articles})
     result.alerts = len(fired)

@@ -115,6 +115,15 @@ def defer_placement(s: Session) -> bool:
     return defer_in(s, "spreadwatch.place", {}, queueing_lock=PLACE_LOCK, priority=8)
 
 
+POLL_TASKS = ("spreadwatch.poll_batch", "spreadwatch.poll", "spreadwatch.crawl_part")  # the jobs that store articles
+
+
+def polls_running(s: Session) -> bool:
+    """Whether a job that stores articles is waiting or running anywhere in the pool."""
+    return s.execute(text("SELECT 1 FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                          "AND task_name = ANY(:tasks) LIMIT 1"), {"tasks": list(POLL_TASKS)}).first() is not None
+
+
 def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> int:
     """Claim the due, enabled feeds and defer their poll jobs, one `poll_batch` job per
     `pool.poll_batch` feeds, in one transaction; how many feeds."""
@@ -256,6 +265,10 @@ class Pool:
         # again before (a worker killed meanwhile leaves it to be polled when the lease ends). With
         # adaptive intervals each poll's time is needed at once, so each is written by itself.
         self.not_modified: Any = None
+        # one placement loop per worker: a `place` job that finds this worker's loop running leaves
+        # its articles to it (`place_again` makes the loop look once more) instead of blocking a
+        # job slot, a thread and a connection on the placement lock
+        self.placing = self.place_again = False
         self.feed_slots = asyncio.Semaphore(8)  # feeds polled at once by this worker: run() sets --concurrency
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(settings.database_url), min_size=1, max_size=4))
@@ -345,20 +358,41 @@ class Pool:
 
     async def _place(self) -> None:
         """Place every article waiting for a story, earliest published first, `pool.place_batch` per
-        transaction (the placement lock is taken once in each), then send what their alert rules fired."""
-        from spreadwatch.ingest import place_waiting
+        transaction (the placement lock is taken once in each), then send what their alert rules
+        fired. If this worker's placement loop runs already, it is told to look again, and this job
+        ends: the loop only stops once a look after the last request finds nothing waiting."""
+        from spreadwatch.ingest import place_waiting, settled_mark
+
+        if self.placing:
+            self.place_again = True
+            return
+
+        window = self.settings.poll.order_window_seconds
 
         def batch() -> Any:
             with self.db.session(purpose="place") as s:
-                return place_waiting(s, self.settings, self.settings.pool.place_batch)
+                # while the pool still polls, an article waits (at most the order window) for the
+                # earlier-published ones a running poll may bring: placed before them, it would be
+                # placed again after them (placement.py's replay)
+                through = settled_mark(s, window) if window > 0 and polls_running(s) else True
+                return place_waiting(s, self.settings, self.settings.pool.place_batch, through=through)
 
-        placed = alerts = 0
-        while results := await asyncio.to_thread(batch):
-            placed += len(results)
-            alerts += sum(r.alerts for r in results)
-            self.state.placements += len(results)
+        placed = alerts = replayed = 0
+        self.placing = True
+        try:
+            while True:
+                self.place_again = False
+                results = await asyncio.to_thread(batch)
+                placed += len(results)
+                alerts += sum(r.alerts for r in results)
+                replayed += sum(r.replayed for r in results)
+                self.state.placements += len(results)
+                if not results and not self.place_again:
+                    break
+        finally:
+            self.placing = False
         if placed:
-            log.info("articles placed", extra={"articles": placed, "alerts": alerts})
+            log.info("articles placed", extra={"articles": placed, "alerts": alerts, "replayed": replayed})
             with self.db.session(purpose="defer") as s:
                 defer_in(s, "spreadwatch.send", {}, queueing_lock=SEND_LOCK, priority=5)
 

@@ -46,11 +46,23 @@ def run(once: bool = typer.Option(False, "--once", help="One cycle, then exit.")
                                       help="Log one JSON object per line instead of key=value text.")) -> None:
     """Poll the configured outlets: once, or as a scheduled daemon.
 
-    Exit codes: 0 every feed answered, 1 some feeds failed (each named), 2 the config is invalid."""
+    Exit codes: 0 every feed answered, 1 some feeds failed (each named), 2 the config is invalid,
+    3 another process polls this PostgreSQL database (a pool's workers, or another `run`)."""
+    from spreadwatch.exclusive import AnotherPoller, sole_poller
+
+    settings = _settings(config, db)
+    try:
+        with sole_poller(settings):  # on PostgreSQL: not beside a pool's workers or another `run`
+            _run(settings, once, health_port, health_host, log_json)
+    except AnotherPoller as e:
+        typer.echo(f"spreadwatch: {e}", err=True)
+        raise typer.Exit(3) from None
+
+
+def _run(settings, once: bool, health_port: Optional[int], health_host: str, log_json: bool) -> None:  # type: ignore[no-untyped-def]
     from spreadwatch.logs import configure_logging
     from spreadwatch.validation import require_secrets
 
-    settings = _settings(config, db)
     if once:
         from spreadwatch.report import print_cycle
         from spreadwatch.cycle import run_once

@@ -40,12 +40,19 @@ def worker(concurrency: int = typer.Option(8, "--concurrency", "-n", min=1, help
                                          help="Log one JSON object per line.")) -> None:
     """Join the worker pool that shares this PostgreSQL database (polls, pages, placement, alerts).
 
-    Exit codes: 0 stopped cleanly, 1 the database failed, 2 the config is invalid or not PostgreSQL."""
+    Exit codes: 0 stopped cleanly, 1 the database failed, 2 the config is invalid or not PostgreSQL,
+    3 a `spreadwatch run` polls this database."""
+    from spreadwatch.exclusive import AnotherPoller, refuse_beside_run
     from spreadwatch.pool import run_worker
     from spreadwatch.validation import require_secrets
 
     settings = _pool_settings(config, db)
     require_secrets(settings)
+    try:
+        refuse_beside_run(settings.database_url)
+    except AnotherPoller as e:
+        typer.echo(f"spreadwatch: {e}", err=True)
+        raise typer.Exit(3) from None
     run_worker(settings, concurrency, health_port=health_port, health_host=health_host, name=name, log_json=log_json)
 
 

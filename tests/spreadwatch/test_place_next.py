@@ -62,3 +62,43 @@ def test_waiting_articles_are_placed_earliest_first_as_ingest_places_them(db_url
             ingest(s, d, settings)
     assert _stories(db) == _stories(direct)
     assert frozenset({"https://www.bild.de/politik/abzug", "https://telegrafi.com/bild-shba"}) in _stories(db)
+
+
+def test_a_batch_places_in_one_transaction_what_one_at_a_time_places(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """place_waiting(): the pool's `place` job places pool.place_batch articles per transaction. The
+    batch takes the placement lock once (on PostgreSQL: one pg_advisory_xact_lock statement for all
+    of its articles), stops at its limit, and makes the stories that place_next() one at a time makes."""
+    from sqlalchemy import event
+
+    from spreadwatch.ingest import place_waiting
+
+    settings = load_settings()
+    db = Database(db_url)
+    for d in reversed(_drafts()):
+        with db.session() as s:
+            ingest(s, d, settings, place=False)
+    locks: list[str] = []
+    event.listen(db.engine, "before_cursor_execute",
+                 lambda conn, cur, st, *a: locks.append(st) if "pg_advisory_xact_lock" in st else None)
+    with db.session() as s:
+        first = place_waiting(s, settings, limit=2)
+    assert len(first) == 2 and all(r.story_id is not None for r in first)
+    with db.session() as s:
+        rest = place_waiting(s, settings, limit=25)
+        assert place_waiting(s, settings, limit=25) == []  # nothing waits; the lock is not asked again
+    assert len(rest) == 1
+    if db.engine.dialect.name == "postgresql":
+        assert len(locks) == 2  # one per transaction, not one per article
+    with db.session() as s:
+        order = [s.get_one(Article, r.article_id).canonical_url for r in first + rest]
+    assert order == [d.canonical_url for d in _drafts()]
+
+    one_by_one = Database(f"sqlite:///{tmp_path / 'one.db'}")
+    for d in reversed(_drafts()):
+        with one_by_one.session() as s:
+            ingest(s, d, settings, place=False)
+    for _ in range(10):
+        with one_by_one.session() as s:
+            if place_next(s, settings) is None:
+                break
+    assert _stories(db) == _stories(one_by_one)
