@@ -124,9 +124,10 @@ def polls_running(s: Session) -> bool:
                           "AND task_name = ANY(:tasks) LIMIT 1"), {"tasks": list(POLL_TASKS)}).first() is not None
 
 
-def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> int:
+def claim_due(db: Database, settings: Settings, now: datetime | None = None, slots: int = 8) -> int:
     """Claim the due, enabled feeds and defer their poll jobs, one `poll_batch` job per
-    `pool.poll_batch` feeds, in one transaction; how many feeds."""
+    `pool.poll_batch` feeds, in one transaction; how many feeds. `slots`: the jobs a worker runs at
+    once (the claiming worker's --concurrency, taken as every worker's)."""
     now = now or utcnow()
     enabled = [o.key for o in settings.outlets if o.enabled]
     configured = [f.url for o in settings.outlets if o.enabled for f in o.feeds]
@@ -145,12 +146,15 @@ def claim_due(db: Database, settings: Settings, now: datetime | None = None) -> 
              "n": settings.pool.claim_batch}).all()
         claims = sorted((int(fid), int(claim)) for fid, claim in rows)
         if claims:
-            # a few due feeds (a newsroom's 30, each with pages to fetch and extract) still make jobs
-            # for every worker: at least four per live worker, at most pool.poll_batch feeds each
+            # a few due feeds (a newsroom's 30, each with pages to fetch and extract) are shared out:
+            # a worker takes as many jobs as it has free slots at once, so a batch job of many feeds
+            # would leave the other workers idle. At least four jobs per slot of every live worker,
+            # at most pool.poll_batch feeds each (10,000 unchanged feeds still go 50 to a job); the
+            # jobs beyond the slots wait in the queue for whichever worker is free first
             workers = s.execute(text(
                 "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"),
                 {"s": settings.pool.stalled_seconds}).scalar() or 1
-            size = max(1, min(size, -(-len(claims) // (4 * int(workers)))))
+            size = max(1, min(size, len(claims) // (4 * max(1, slots) * int(workers))))
         for i in range(0, len(claims), size):
             defer_in(s, "spreadwatch.poll_batch", {"feeds": [list(c) for c in claims[i:i + size]]})
     return len(rows)
@@ -269,6 +273,7 @@ class Pool:
         # its articles to it (`place_again` makes the loop look once more) instead of blocking a
         # job slot, a thread and a connection on the placement lock
         self.placing = self.place_again = False
+        self.concurrency = 8  # jobs at once: run() sets --concurrency
         self.feed_slots = asyncio.Semaphore(8)  # feeds polled at once by this worker: run() sets --concurrency
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(
             conninfo=conninfo(settings.database_url), min_size=1, max_size=4))
@@ -344,7 +349,7 @@ class Pool:
 
     async def _schedule(self) -> None:
         await self.rescue_stalled()
-        n = await asyncio.to_thread(claim_due, self.db, self.settings)
+        n = await asyncio.to_thread(claim_due, self.db, self.settings, None, self.concurrency)
         if n:
             log.info("feeds claimed", extra={"feeds": n})
         await asyncio.to_thread(self._placement_due)
@@ -506,7 +511,8 @@ class Pool:
             from crawler.hostgate import RedisHostGate
 
             self.gate = RedisHostGate(p.redis_url, p.redis_prefix)
-        self.feed_slots = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self.feed_slots = asyncio.Semaphore(self.concurrency)
         health = start_worker_health(self, health_port, health_host) if health_port is not None else None
         flusher = None
         if not p.adaptive:

@@ -392,7 +392,7 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
                 batches = [json.loads(a) if isinstance(a, str) else a for a in s.scalars(text(
                     "SELECT args FROM procrastinate_jobs WHERE task_name = 'spreadwatch.poll_batch' ORDER BY id"))]
             # one job per batch of at most pool.poll_batch feeds (smaller, so that a few feeds still make
-            # jobs for every worker: at least four per live worker), each feed in one batch
+            # jobs for every worker: at least four per job slot of each live worker), each feed in one batch
             assert len(batches) >= 2 and all(1 <= len(b["feeds"]) <= 3 for b in batches)
             claims = [(f, c) for b in batches for f, c in b["feeds"]]
             assert len({f for f, _ in claims}) == len(claims) == 7
@@ -422,3 +422,39 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
     polled = sorted(p for _, p in host.arrivals)
     by_id = dict(zip(sorted(current), host.paths))  # feeds were added in the paths' order
     assert polled == sorted(by_id[f] for f in chosen)  # the control's two feeds, once each; the leftovers none
+
+
+def test_few_due_feeds_make_jobs_for_every_slot_and_many_go_in_batches(tmp_path: Path, new_pg: Callable[[], str]) -> None:
+    """A worker takes as many jobs as it has free slots: the claimed feeds are cut into at least four
+    jobs per slot (of the claiming worker's --concurrency, for each live worker), at most
+    pool.poll_batch feeds each, so 40 due feeds are not one worker's two batch jobs."""
+    import json
+
+    from spreadwatch.cycle import sync_outlets
+    from spreadwatch.pool import apply_schema, claim_due
+    from spreadwatch.settings import load_settings
+
+    url = new_pg()
+    outlets = [{"key": "h", "name": "H", "country": "XK", "language": "en", "homepage": "https://h.example/",
+                "feeds": [{"url": f"http://127.0.0.1:9/feed/{i}.xml"} for i in range(40)]}]
+    cfg = write_config(tmp_path / "pool.yaml", url, outlets, pool={"poll_batch": 50})
+    settings = load_settings(cfg)
+    db = Database(url)
+    try:
+        apply_schema(db)
+        sync_outlets(db, settings)
+        sizes = []
+        for slots in (8, 2):
+            with db.session() as s:
+                s.execute(text("UPDATE feed SET next_poll_at = NULL"))
+                s.execute(text("DELETE FROM procrastinate_jobs"))
+            assert claim_due(db, settings, slots=slots) == 40
+            with db.session(read_only=True) as s:
+                jobs = [json.loads(a) if isinstance(a, str) else a for a in s.scalars(text(
+                    "SELECT args FROM procrastinate_jobs WHERE task_name = 'spreadwatch.poll_batch'"))]
+            feeds = [f for j in jobs for f, _ in j["feeds"]]
+            assert len(feeds) == len(set(feeds)) == 40  # each claimed feed in one job
+            sizes.append(sorted({len(j["feeds"]) for j in jobs}))
+        assert sizes == [[1], [5]]  # 8 slots: 40 jobs of one feed; 2 slots: 40 // 8 = 5 feeds a job
+    finally:
+        db.dispose()

@@ -102,3 +102,31 @@ def test_a_batch_places_in_one_transaction_what_one_at_a_time_places(db_url: str
             if place_next(s, settings) is None:
                 break
     assert _stories(db) == _stories(one_by_one)
+
+
+def test_while_polls_run_only_articles_up_to_the_settled_mark_are_placed(db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The pool's order window at placement (spreadwatch.ingest.settled_mark): the latest published
+    article that has waited the window since it was stored sets the mark; it and everything
+    published before it may be placed, a later one waits; none waited that long: nothing goes."""
+    from spreadwatch.ingest import place_waiting, settled_mark
+
+    settings = load_settings()
+    db = Database(db_url)
+    bild, telegrafi, football = _drafts()  # published at WHEN, +1 h, +2 h
+    stored_at = WHEN + timedelta(days=1)
+    for d, seen in ((telegrafi, stored_at), (football, stored_at + timedelta(seconds=50)),
+                    (bild, stored_at + timedelta(seconds=55))):  # the earliest published came last
+        with db.session() as s:
+            ingest(s, d, settings, now=seen, place=False)
+    with db.session() as s:
+        assert settled_mark(s, 60, now=stored_at + timedelta(seconds=30)) is None  # none has waited 60 s
+        assert place_waiting(s, settings, through=None) == []
+        mark = settled_mark(s, 60, now=stored_at + timedelta(seconds=70))  # only telegrafi's has waited
+        assert mark == telegrafi.published_at
+        placed = place_waiting(s, settings, through=mark)
+        urls = [s.get_one(Article, r.article_id).canonical_url for r in placed]
+    # bild's, published before the mark, goes too (and first), although it was stored last
+    assert urls == [bild.canonical_url, telegrafi.canonical_url]
+    with db.session() as s:
+        waiting = s.scalars(select(Article.canonical_url).where(Article.story_id.is_(None))).all()
+    assert waiting == [football.canonical_url]
