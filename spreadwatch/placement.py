@@ -17,6 +17,7 @@ has its tree rebuilt.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,19 +51,27 @@ class Placement:
 
 
 class _Recent:
-    """What is derived from an article's text may be kept by the process: a small LRU."""
+    """What is derived from an article's text may be kept by the process: a small LRU. A worker's
+    poll threads put into it while its placement thread reads: the lookups and updates hold a lock
+    (the computing does not: two threads may compute one value, and either is kept)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size, self.data = size, OrderedDict()  # type: ignore[var-annotated]
+        self.lock = threading.Lock()
 
     def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        hit = self.data.get(key)
-        if hit is None:
-            hit = self.data[key] = compute()
+        with self.lock:
+            hit = self.data.get(key)
+            if hit is not None:
+                self.data.move_to_end(key)
+                return hit
+        value = compute()
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
             if len(self.data) > self.size:
                 self.data.popitem(last=False)
-        self.data.move_to_end(key)
-        return hit
+        return value
 
 
 class _FeatureCache(_Recent):

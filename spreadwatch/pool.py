@@ -148,13 +148,13 @@ def claim_due(db: Database, settings: Settings, now: datetime | None = None, slo
         if claims:
             # a few due feeds (a newsroom's 30, each with pages to fetch and extract) are shared out:
             # a worker takes as many jobs as it has free slots at once, so a batch job of many feeds
-            # would leave the other workers idle. At least four jobs per slot of every live worker,
-            # at most pool.poll_batch feeds each (10,000 unchanged feeds still go 50 to a job); the
-            # jobs beyond the slots wait in the queue for whichever worker is free first
+            # would leave the other workers idle. At least two jobs per slot of every live worker,
+            # at most pool.poll_batch feeds each (a tick's 2,000 claimed feeds for one worker of 32
+            # slots: 31 to a job); the jobs beyond the slots wait for whichever worker is free first
             workers = s.execute(text(
                 "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :s)"),
                 {"s": settings.pool.stalled_seconds}).scalar() or 1
-            size = max(1, min(size, len(claims) // (4 * max(1, slots) * int(workers))))
+            size = max(1, min(size, len(claims) // (2 * max(1, slots) * int(workers))))
         for i in range(0, len(claims), size):
             defer_in(s, "spreadwatch.poll_batch", {"feeds": [list(c) for c in claims[i:i + size]]})
     return len(rows)
@@ -365,7 +365,8 @@ class Pool:
         """Place every article waiting for a story, earliest published first, `pool.place_batch` per
         transaction (the placement lock is taken once in each), then send what their alert rules
         fired. If this worker's placement loop runs already, it is told to look again, and this job
-        ends: the loop only stops once a look after the last request finds nothing waiting."""
+        ends: the loop only stops once a look after the last request finds nothing waiting, or
+        finds the waiting articles held by the order window (then `schedule` brings it back)."""
         from spreadwatch.ingest import place_waiting, settled_mark
 
         if self.placing:
@@ -380,19 +381,22 @@ class Pool:
                 # earlier-published ones a running poll may bring: placed before them, it would be
                 # placed again after them (placement.py's replay)
                 through = settled_mark(s, window) if window > 0 and polls_running(s) else True
-                return place_waiting(s, self.settings, self.settings.pool.place_batch, through=through)
+                return place_waiting(s, self.settings, self.settings.pool.place_batch, through=through), \
+                    through is not True
 
         placed = alerts = replayed = 0
         self.placing = True
         try:
             while True:
                 self.place_again = False
-                results = await asyncio.to_thread(batch)
+                results, held = await asyncio.to_thread(batch)
                 placed += len(results)
                 alerts += sum(r.alerts for r in results)
                 replayed += sum(r.replayed for r in results)
                 self.state.placements += len(results)
-                if not results and not self.place_again:
+                # nothing left, or the rest held by the order window: the articles stored meanwhile
+                # are then held too, and `schedule` defers a place job every tick while any waits
+                if not results and (held or not self.place_again):
                     break
         finally:
             self.placing = False

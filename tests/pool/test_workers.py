@@ -392,7 +392,7 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
                 batches = [json.loads(a) if isinstance(a, str) else a for a in s.scalars(text(
                     "SELECT args FROM procrastinate_jobs WHERE task_name = 'spreadwatch.poll_batch' ORDER BY id"))]
             # one job per batch of at most pool.poll_batch feeds (smaller, so that a few feeds still make
-            # jobs for every worker: at least four per job slot of each live worker), each feed in one batch
+            # jobs for every worker: at least two per job slot of each live worker), each feed in one batch
             assert len(batches) >= 2 and all(1 <= len(b["feeds"]) <= 3 for b in batches)
             claims = [(f, c) for b in batches for f, c in b["feeds"]]
             assert len({f for f, _ in claims}) == len(claims) == 7
@@ -425,7 +425,7 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
 
 
 def test_few_due_feeds_make_jobs_for_every_slot_and_many_go_in_batches(tmp_path: Path, new_pg: Callable[[], str]) -> None:
-    """A worker takes as many jobs as it has free slots: the claimed feeds are cut into at least four
+    """A worker takes as many jobs as it has free slots: the claimed feeds are cut into at least two
     jobs per slot (of the claiming worker's --concurrency, for each live worker), at most
     pool.poll_batch feeds each, so 40 due feeds are not one worker's two batch jobs."""
     import json
@@ -455,6 +455,6 @@ def test_few_due_feeds_make_jobs_for_every_slot_and_many_go_in_batches(tmp_path:
             feeds = [f for j in jobs for f, _ in j["feeds"]]
             assert len(feeds) == len(set(feeds)) == 40  # each claimed feed in one job
             sizes.append(sorted({len(j["feeds"]) for j in jobs}))
-        assert sizes == [[1], [5]]  # 8 slots: 40 jobs of one feed; 2 slots: 40 // 8 = 5 feeds a job
+        assert sizes == [[2], [10]]  # 8 slots: 40 // 16 = 2 feeds a job; 2 slots: 40 // 4 = 10
     finally:
         db.dispose()
