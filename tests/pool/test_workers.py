@@ -372,21 +372,13 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
     feeds; a batch with the feeds' current claims polls each of them once, all from one job."""
     import json
 
-    from spreadwatch.cycle import sync_outlets
-    from spreadwatch.pool import apply_schema, claim_due, defer_in, take_claims
-    from spreadwatch.settings import load_settings
+    from spreadwatch.pool import claim_due, defer_in, take_claims
     from storage import Feed
 
     with FeedHost(7, answer_seconds=0) as host:
         url = new_pg()
-        outlets = [{"key": "h", "name": "H", "country": "XK", "language": "en", "homepage": "https://h.example/",
-                    "feeds": [{"url": host.server.url(p)} for p in host.paths]}]
-        cfg = write_config(tmp_path / "pool.yaml", url, outlets, pool={"poll_batch": 3})
-        settings = load_settings(cfg)
-        db = Database(url)
+        settings, db = _claiming_pool(tmp_path, url, [host.server.url(p) for p in host.paths], poll_batch=3)
         try:
-            apply_schema(db)
-            sync_outlets(db, settings)
             assert claim_due(db, settings) == 7
             with db.session(read_only=True) as s:
                 batches = [json.loads(a) if isinstance(a, str) else a for a in s.scalars(text(
@@ -405,7 +397,7 @@ def test_a_poll_batch_whose_claims_moved_polls_nothing(tmp_path: Path, new_pg: C
                 chosen = sorted(current)[:2]
                 # the control: a batch carrying two feeds' current claims, as `schedule` would defer it
                 defer_in(s, "spreadwatch.poll_batch", {"feeds": [[f, current[f]] for f in chosen]})
-            worker = start_worker(cfg, tmp_path / "worker0.log", "--concurrency", "4")
+            worker = start_worker(tmp_path / "pool.yaml", tmp_path / "worker0.log", "--concurrency", "4")
             try:
                 def drained() -> bool:
                     with db.session(read_only=True) as s:
@@ -430,19 +422,11 @@ def test_few_due_feeds_make_jobs_for_every_slot_and_many_go_in_batches(tmp_path:
     pool.poll_batch feeds each, so 40 due feeds are not one worker's two batch jobs."""
     import json
 
-    from spreadwatch.cycle import sync_outlets
-    from spreadwatch.pool import apply_schema, claim_due
-    from spreadwatch.settings import load_settings
+    from spreadwatch.pool import claim_due
 
-    url = new_pg()
-    outlets = [{"key": "h", "name": "H", "country": "XK", "language": "en", "homepage": "https://h.example/",
-                "feeds": [{"url": f"http://127.0.0.1:9/feed/{i}.xml"} for i in range(40)]}]
-    cfg = write_config(tmp_path / "pool.yaml", url, outlets, pool={"poll_batch": 50})
-    settings = load_settings(cfg)
-    db = Database(url)
+    settings, db = _claiming_pool(tmp_path, new_pg(), [f"http://127.0.0.1:9/feed/{i}.xml" for i in range(40)],
+                                  poll_batch=50)
     try:
-        apply_schema(db)
-        sync_outlets(db, settings)
         sizes = []
         for slots in (8, 2):
             with db.session() as s:
@@ -458,3 +442,19 @@ def test_few_due_feeds_make_jobs_for_every_slot_and_many_go_in_batches(tmp_path:
         assert sizes == [[2], [10]]  # 8 slots: 40 // 16 = 2 feeds a job; 2 slots: 40 // 4 = 10
     finally:
         db.dispose()
+
+
+def _claiming_pool(tmp_path: Path, url: str, feeds: list[str], **pool: Any) -> tuple[Any, Database]:
+    """Settings (written to tmp_path/pool.yaml) and a database with the pool's tables and one outlet
+    of these feeds, for claim_due."""
+    from spreadwatch.cycle import sync_outlets
+    from spreadwatch.pool import apply_schema
+    from spreadwatch.settings import load_settings
+
+    outlets = [{"key": "h", "name": "H", "country": "XK", "language": "en", "homepage": "https://h.example/",
+                "feeds": [{"url": u} for u in feeds]}]
+    settings = load_settings(write_config(tmp_path / "pool.yaml", url, outlets, pool=pool))
+    db = Database(url)
+    apply_schema(db)
+    sync_outlets(db, settings)
+    return settings, db
