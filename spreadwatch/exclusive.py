@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from spreadwatch.settings import Settings
+from storage.db import engine_url, unavailable
 
 RUN_LOCK = 0x5377_0002  # PostgreSQL advisory lock key: "Sw" + 2, held by `spreadwatch run`
 
@@ -31,6 +33,26 @@ class AnotherPoller(Exception):
 
 def _postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
+
+
+def _engine(url: str) -> Engine:
+    return create_engine(engine_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def _connected(url: str) -> Iterator[Connection]:
+    """A connection of its own (the lock lives as long as it); a database that cannot be reached
+    is the one-line DatabaseUnavailable every command gives."""
+    engine = _engine(url)
+    try:
+        try:
+            conn = engine.connect()
+        except (DBAPIError, OSError) as e:
+            raise unavailable(url, e) from e
+        with conn:
+            yield conn
+    finally:
+        engine.dispose()
 
 
 def live_workers(conn: Connection, stalled_seconds: float) -> int:
@@ -50,33 +72,25 @@ def sole_poller(settings: Settings) -> Iterator[None]:
     if not _postgres(url):
         yield
         return
-    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:  # the lock lives as long as this connection
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK}).scalar():
-                raise AnotherPoller("another `spreadwatch run` polls this database already; "
-                                    "two would send every outlet each request twice")
-            workers = live_workers(conn, settings.pool.stalled_seconds)
-            if workers:
-                raise AnotherPoller(f"{workers} `spreadwatch worker` process(es) of a pool poll this database "
-                                    "(heartbeat within pool.stalled_seconds); `run` beside them would poll every "
-                                    "feed again: stop them, or add workers instead (`spreadwatch workers` lists them)")
-            yield
-    finally:
-        engine.dispose()
+    with _connected(url) as conn:  # the lock lives as long as this connection
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK}).scalar():
+            raise AnotherPoller("another `spreadwatch run` polls this database already; "
+                                "two would send every outlet each request twice")
+        workers = live_workers(conn, settings.pool.stalled_seconds)
+        if workers:
+            raise AnotherPoller(f"{workers} `spreadwatch worker` process(es) of a pool poll this database "
+                                "(heartbeat within pool.stalled_seconds); `run` beside them would poll every "
+                                "feed again: stop them, or add workers instead (`spreadwatch workers` lists them)")
+        yield
 
 
 def refuse_beside_run(url: str) -> None:
     """At a worker's start: AnotherPoller if a `spreadwatch run` holds this database."""
     if not _postgres(url):
         return
-    engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK}).scalar():
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK})
-                return
-        raise AnotherPoller("a `spreadwatch run` process polls this database; a pool beside it would poll every "
-                            "feed again: stop it first (the pool does everything `run` does)")
-    finally:
-        engine.dispose()
+    with _connected(url) as conn:
+        if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK}).scalar():
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK})
+            return
+    raise AnotherPoller("a `spreadwatch run` process polls this database; a pool beside it would poll every "
+                        "feed again: stop it first (the pool does everything `run` does)")

@@ -73,7 +73,7 @@ class Database:
             if migrate:
                 upgrade(self.engine)
         except (DBAPIError, OSError) as e:  # one line for a person, not a driver's traceback
-            raise DatabaseUnavailable(f"database {masked(url)}: {_first_line(e)}") from e
+            raise unavailable(url, e) from e
 
     @contextmanager
     def session(self, *, read_only: bool = False, purpose: str = "other") -> Iterator[Session]:
@@ -125,6 +125,11 @@ def masked(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not even a URL: show it as given, it cannot hold a parsed password
         return url
+
+
+def unavailable(url: str, error: BaseException) -> DatabaseUnavailable:
+    """The one-line error for a database that cannot be reached (password masked)."""
+    return DatabaseUnavailable(f"database {masked(url)}: {_first_line(error)}")
 
 
 def _first_line(error: BaseException) -> str:

@@ -81,25 +81,32 @@ def test_health_turns_503_while_writes_fail_and_counts_failed_ingests(tmp_path: 
 
 
 @pytest.mark.postgres
-def test_two_daemons_started_together_on_a_fresh_database_both_start(tmp_path: Path, pg_url: str) -> None:
+def test_two_daemons_started_together_on_a_fresh_database_one_runs_the_other_says_why_not(
+        tmp_path: Path, pg_url: str) -> None:
+    """Two `run`s on one PostgreSQL database would poll every feed twice (spreadwatch/exclusive.py):
+    started at the same moment on a fresh database, one migrates and runs, the other exits with
+    code 3 and one line saying why, and neither start-up shows a traceback or a duplicate row."""
     ports = [free_port(), free_port()]
     with Newsroom(now=T_BEFORE) as nr, SMTPSink() as sink:
         cfg = write_config(tmp_path / "c.yaml", nr, sink.port, pg_url, spiders=False)
         procs = [start(cfg, port, tmp_path / f"daemon{n}.log") for n, port in enumerate(ports)]
         try:
-            for port, proc in zip(ports, procs):  # the second waited for the first one's migration
-                assert wait_for(lambda: proc.poll() is not None or _healthy(port), timeout=60)
-                assert proc.poll() is None, (tmp_path / f"daemon{ports.index(port)}.log").read_text()[-2000:]
-            for proc in procs:
-                stop(proc)
+            assert wait_for(lambda: sum(p.poll() is not None for p in procs) == 1
+                            and any(_healthy(port) for port in ports), timeout=60)
+            running = next(n for n, p in enumerate(procs) if p.poll() is None)
+            refused = 1 - running
+            assert procs[refused].poll() == 3
+            assert _healthy(ports[running])
+            stop(procs[running])
         finally:
             for proc in procs:
                 kill_if_running(proc)
-    for n in range(2):
-        log = (tmp_path / f"daemon{n}.log").read_text()
-        start_up = log.split("daemon started")[0]  # migrations and the outlet/feed rows: clean in both
-        assert "daemon started" in log and "Traceback" not in start_up, start_up[-3000:]
-        assert "UniqueViolation" not in log, log[-3000:]
+    log = (tmp_path / f"daemon{running}.log").read_text()
+    start_up = log.split("daemon started")[0]  # migrations and the outlet/feed rows: clean
+    assert "daemon started" in log and "Traceback" not in start_up, start_up[-3000:]
+    assert "UniqueViolation" not in log, log[-3000:]
+    said = (tmp_path / f"daemon{refused}.log").read_text()
+    assert "another `spreadwatch run` polls this database already" in said and "Traceback" not in said, said
 
 
 def test_migrations_from_four_processes_at_once_take_turns(db_url: str) -> None:
