@@ -186,7 +186,7 @@ class PoolSettings(_Model):
     claim_batch: int = Field(default=2000, ge=1)  # feeds claimed per tick at most
     # feeds per poll job: `schedule` defers one poll_batch job per this many claimed feeds, which takes
     # their claims in one UPDATE and polls them concurrently (a job per feed cost more than its poll);
-    # smaller when few feeds are due, so that every live worker gets at least four jobs
+    # smaller when few feeds are due, so that there are at least two jobs per job slot of each live worker
     poll_batch: int = Field(default=50, ge=1, le=1000)
     # articles placed per transaction of the `place` job, under one grant of the placement lock (the
     # lock, the waiting articles' reads and the commit are paid once per batch, not per article)

@@ -15,12 +15,11 @@ from storage.queries import iso
 # ------------------------------------------------------------------ the dedup index
 
 
-# Index rows are written with Core executemany, not as ORM objects: the unit of work costs about
-# a tenth of a millisecond per object, and an article writes dozens of these rows.
-
-# They go to the session's connection, past the ORM's bulk-insert path (which cost more per
-# placement than the rows' SQL), without the flush a session statement would make first: the rows
-# they point to are written already, and placement writes the article's own row once, at its join.
+# Index rows are written with Core executemany, not as ORM objects (the unit of work costs about a
+# tenth of a millisecond per object, and an article writes dozens of these rows), on the session's
+# connection: past the ORM's bulk-insert path, which cost more per placement than the rows' SQL, and
+# without the flush a session statement would make first (the rows they point to are written
+# already; placement writes the article's own row once, at its join).
 
 def save_bands(session: Session, article_id: int, keys: list[int]) -> None:
     session.connection().execute(insert(LshBand), [{"article_id": article_id, "band": b, "key": k}
@@ -173,8 +172,8 @@ def replace_terms(session: Session, story_id: int, terms: Iterable[str], last_se
 def story_articles(session: Session, story_id: int, *, matches: bool = True) -> list[Article]:
     """A story's articles with their outlets, and their watch matches unless `matches` is False
     (placement reads a story's watches with one query instead: see story_watches)."""
-    # placement (matches=False) leaves the outlets to the identity map: a session placing articles
-    # holds the few outlet rows already, and a lazy many-to-one load finds them there without SQL
+    # placement (matches=False) leaves the outlets to lazy many-to-one loads, which find the few
+    # outlet rows in the session's identity map once loaded: no outlet query per placement
     options = [selectinload(Article.outlet), selectinload(Article.matches)] if matches else []
     return list(session.scalars(select(Article).where(Article.story_id == story_id).options(*options)))
 
