@@ -416,6 +416,7 @@ def import_archive(database: Any, settings: Settings, records: Iterable[Record],
 
 
 def _store(database: Any, settings: Settings, rec: ArchivedArticle, report: ImportReport) -> bool:
+    from spreadwatch.housekeeping import planner_statistics
     from spreadwatch.ingest import ingest, prepare
 
     try:
@@ -429,6 +430,7 @@ def _store(database: Any, settings: Settings, rec: ArchivedArticle, report: Impo
         report.bad.append(BadRecord(rec.line, f"could not be stored: {e.__class__.__name__}: {e}"[:300], rec.unit))
         return False
     if result.created:
+        planner_statistics(database).placed(1)
         report.stored += 1
         report.matched += bool(result.watches)
         report.alerts += result.alerts

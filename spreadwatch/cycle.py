@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from crawler import CrawlError, Fetcher, FeedPoll, fetch_article, poll_feed
 from crawler.draft import ArticleDraft, FeedEntry
 from crawler.urls import canonicalize
+from spreadwatch.housekeeping import planner_statistics
 from spreadwatch.ingest import ensure_outlet, find_article, ingest, prepare
 from spreadwatch.settings import Settings
 from storage import Article, Database, Feed, Outlet, utcnow
@@ -374,13 +375,17 @@ async def _ingest_entries(db: Database, settings: Settings, fetcher: Fetcher, ou
     drafts = await asyncio.gather(*(_fetch_page(fetcher, outlet_key, e, stages, names) for e in chosen))
     new_ids = []
 
+    statistics = planner_statistics(db)
+
     def store(draft: ArticleDraft) -> Any:
         prepared = prepare(draft, settings)  # the text's work, before the transaction takes the write lock
         with stages.timed("ingest"), db.session(purpose="ingest") as s:  # one transaction per article
             result = ingest(s, draft, settings, prepared=prepared, place=defer_placement is None)
             if defer_placement is not None and result.created:
                 defer_placement(s)  # commits with the article, or not at all
-            return result
+        if defer_placement is None and result.created:
+            statistics.placed(1)
+        return result
 
     if order is not None:
         results = await order.store(feed_id, list(drafts), store)

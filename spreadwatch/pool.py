@@ -367,6 +367,7 @@ class Pool:
         fired. If this worker's placement loop runs already, it is told to look again, and this job
         ends: the loop only stops once a look after the last request finds nothing waiting, or
         finds the waiting articles held by the order window (then `schedule` brings it back)."""
+        from spreadwatch.housekeeping import planner_statistics
         from spreadwatch.ingest import place_waiting, settled_mark
 
         if self.placing:
@@ -374,6 +375,7 @@ class Pool:
             return
 
         window = self.settings.poll.order_window_seconds
+        statistics = planner_statistics(self.db)
 
         def batch() -> Any:
             with self.db.session(purpose="place") as s:
@@ -381,8 +383,9 @@ class Pool:
                 # earlier-published ones a running poll may bring: placed before them, it would be
                 # placed again after them (placement.py's replay)
                 through = settled_mark(s, window) if window > 0 and polls_running(s) else True
-                return place_waiting(s, self.settings, self.settings.pool.place_batch, through=through), \
-                    through is not True
+                results = place_waiting(s, self.settings, self.settings.pool.place_batch, through=through)
+            statistics.placed(len(results))  # after the commit: the placement lock is not held
+            return results, through is not True
 
         placed = alerts = replayed = 0
         self.placing = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -64,3 +65,48 @@ def database_bytes(db: Database) -> int:
             return int(c.exec_driver_sql("PRAGMA page_count").scalar() or 0) * int(
                 c.exec_driver_sql("PRAGMA page_size").scalar() or 0)
         return int(c.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0)
+
+
+def _analyzed(db: Database) -> dict[str, bool]:
+    from sqlalchemy import text
+
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                              "WHERE relname IN ('article', 'story', 'story_term', 'lsh_band')")).all()
+    return {name: bool(done) for name, done in rows}
+
+
+def test_placement_tables_are_analyzed_by_the_rule_where_the_server_does_not(db_url: str) -> None:
+    """PostgreSQL with autovacuum off (this machine's) never ANALYZEs: the keeper does, by its count
+    of placements; with autovacuum on, or on SQLite, it leaves it to the server and housekeeping."""
+    from sqlalchemy import text
+
+    from spreadwatch.housekeeping import PLACEMENT_TABLES, PlannerStatistics, planner_statistics
+
+    corpus = load_corpus()
+    settings = corpus_settings(corpus, db_url)
+    db = Database(db_url)
+    keeper = PlannerStatistics(db, threshold=4, scale=0.5)
+    ran, rows = [], []
+    for label, draft in drafts(corpus)[:12]:
+        with db.session() as s:
+            ingest(s, draft, settings)
+        ran.append(keeper.placed(1))
+        rows.append(keeper.rows)
+    assert planner_statistics(db) is planner_statistics(db)  # one keeper per Database object
+    if db.engine.dialect.name != "postgresql":
+        assert keeper.active is False and not any(ran)
+        return
+    with db.engine.connect() as c:
+        server_does = str(c.execute(text("SHOW autovacuum")).scalar()) == "on"
+    if server_does:
+        assert keeper.active is False and not any(ran) and keeper.runs == 0
+        return
+    with db.session() as s:
+        stories_after_4 = s.scalar(text("SELECT count(DISTINCT story_id) FROM article WHERE id <= 4"))
+    # 4 placements, then 4 + half the stories counted then: 2 stories (6 more) or 3 (5.5) ...
+    second = 4 + math.ceil(4 + 0.5 * stories_after_4)
+    assert keeper.active is True and [i + 1 for i, r in enumerate(ran) if r] == [4, second] and keeper.runs == 2
+    assert rows[3] == stories_after_4  # the story count the next threshold is scaled by
+    assert _analyzed(db) == dict.fromkeys(PLACEMENT_TABLES, True)
+    assert keeper.placed(0) is False and keeper.since == 12 - second
