@@ -111,3 +111,45 @@ def test_the_write_log_tells_refused_writes_from_reads_that_still_answer(tmp_pat
     with pytest.raises(DatabaseUnavailable, match=r"^database sqlite:///.*inside-a-file.db: \[Errno 17\] File exists"):
         Database(f"sqlite:///{path}/inside-a-file.db")  # one line naming the URL and what failed
     db.dispose()
+
+
+def test_json_columns_read_back_what_was_written_including_what_only_pythons_json_writes(db_url: str) -> None:
+    """The JSON columns are decoded by orjson (storage.db.json_loads); values it refuses that the
+    standard library writes (NaN, Infinity, integers past 64 bits: older rows may hold them) are
+    still read, through json."""
+    import json
+    import math
+
+    from sqlalchemy import text
+
+    from storage import Story
+    from storage.db import json_loads
+
+    profile = {"centroid": {"kosovë": 0.25, "трупе": 1e-9, "kfor": 3.0}, "outlets": ["telegrafi", "bild"],
+               "n": 7, "nested": [[1, 2.5], {"a": None, "b": True}]}
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            story = Story(title="KFOR", fingerprint=profile)
+            s.add(story)
+            s.flush()
+            sid = story.id
+            odd = Story(title="odd")
+            s.add(odd)
+            s.flush()
+            odd_id = odd.id
+            # what json.dumps writes by default and orjson cannot parse (PostgreSQL's json type
+            # refuses NaN and Infinity itself: only SQLite can hold them)
+            odd_values = {"big": 2**70 + 1} if db_url.startswith("postgresql") else {
+                "score": math.nan, "top": math.inf, "big": 2**70 + 1}
+            s.execute(text("UPDATE story SET fingerprint = :v WHERE id = :id"),
+                      {"v": json.dumps(odd_values), "id": odd_id})
+        with db.session(read_only=True) as s:
+            assert s.get_one(Story, sid).fingerprint == profile
+            back = s.get_one(Story, odd_id).fingerprint
+    finally:
+        db.dispose()
+    assert back["big"] == 2**70 + 1
+    if "score" in odd_values:
+        assert math.isnan(back["score"]) and back["top"] == math.inf
+    assert json_loads('{"x": [1, "ë"]}') == {"x": [1, "ë"]}
