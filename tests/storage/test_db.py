@@ -115,8 +115,8 @@ def test_the_write_log_tells_refused_writes_from_reads_that_still_answer(tmp_pat
 
 def test_json_columns_read_back_what_was_written_including_what_only_pythons_json_writes(db_url: str) -> None:
     """The JSON columns are decoded by orjson (storage.db.json_loads); values it refuses that the
-    standard library writes (NaN, Infinity) are still read, and integers orjson would turn into
-    floats (below -2**63, above 2**64 - 1) stay exact: both go through json."""
+    standard library writes (NaN, Infinity, integers past 64 bits: older rows may hold them) are
+    still read, through json."""
     import json
     import math
 
@@ -140,8 +140,8 @@ def test_json_columns_read_back_what_was_written_including_what_only_pythons_jso
             odd_id = odd.id
             # what json.dumps writes by default and orjson cannot parse (PostgreSQL's json type
             # refuses NaN and Infinity itself: only SQLite can hold them)
-            odd_values = {"big": 2**70 + 1, "low": -2**63 - 1} if db_url.startswith("postgresql") else {
-                "score": math.nan, "top": math.inf, "big": 2**70 + 1, "low": -2**63 - 1}
+            odd_values = {"big": 2**70 + 1} if db_url.startswith("postgresql") else {
+                "score": math.nan, "top": math.inf, "big": 2**70 + 1}
             s.execute(text("UPDATE story SET fingerprint = :v WHERE id = :id"),
                       {"v": json.dumps(odd_values), "id": odd_id})
         with db.session(read_only=True) as s:
@@ -149,7 +149,7 @@ def test_json_columns_read_back_what_was_written_including_what_only_pythons_jso
             back = s.get_one(Story, odd_id).fingerprint
     finally:
         db.dispose()
-    assert back["big"] == 2**70 + 1 and back["low"] == -2**63 - 1
+    assert back["big"] == 2**70 + 1
     if "score" in odd_values:
         assert math.isnan(back["score"]) and back["top"] == math.inf
     assert json_loads('{"x": [1, "ë"]}') == {"x": [1, "ë"]}
