@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
-
-import orjson
+from typing import Iterator
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -142,42 +139,17 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0].strip()
 
 
-def json_loads(value: str | bytes) -> Any:
-    """The JSON columns' decoder: orjson, several times faster than the standard library's on the
-    story profiles placement reads for every candidate story (about 40 values per placement). What
-    orjson refuses and Python's json writes (NaN, Infinity: SQLite holds them) goes to json, and so
-    does a value with an integer past 64 bits, which orjson reads as a float: json keeps it exact."""
-    try:
-        decoded = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return json.loads(value)
-    return json.loads(value) if _rounded_integer(decoded) else decoded
-
-
-def _rounded_integer(v: Any) -> bool:
-    """Whether a decoded value holds a float that may be an integer orjson could not keep (past
-    unsigned 64 bits: 1.8e19); a float that really was one costs a second decoding, nothing more."""
-    t = type(v)
-    if t is float:
-        return abs(v) >= 1.8e19 and v.is_integer()
-    if t is dict:
-        return any(_rounded_integer(x) for x in v.values())
-    if t is list:
-        return any(_rounded_integer(x) for x in v)
-    return False
-
-
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
         if db and db != ":memory:":
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, echo=echo, connect_args={"timeout": 30}, json_deserializer=json_loads)
+        engine = create_engine(parsed, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, json_deserializer=json_loads)
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
 
 
 READ_ONLY = "spreadwatch_read_only"  # execution option: begin a SQLite transaction without the write lock
