@@ -5,7 +5,10 @@ Each pool run starts its workers on a fresh PostgreSQL database (127.0.0.1, trus
 and is timed from the workers' start until every article of the newsroom is stored and placed (worker start-up
 included: the same for both). The serialised step is timed while its lock is held (from the grant of
 the placement lock to the end of the article's transaction's work), summed over the workers: so
-placements/s is what one database's placement lock lets through, waiting for it excluded.
+placements/s is what one database's placement lock lets through, waiting for it excluded. Each run
+also gives, in seconds from the workers' start, the span of the articles' first-seen times (the
+moments the polls stored them) and the span from the first lock grant that placed an
+article to the last batch's end: whether the polls and placement overlapped.
 
     python -m bench.worker_bench [--articles 5000] [--concurrency 8]
 """
@@ -52,6 +55,19 @@ def _articles(url: str) -> int:
         db.dispose()
 
 
+def _first_seen(url: str) -> tuple[float, float] | None:
+    """The earliest and latest first-seen times of the stored articles, as epoch seconds."""
+    from storage import Article, Database
+
+    db = Database(url)
+    try:
+        with db.session(read_only=True) as s:
+            lo, hi = s.execute(select(func.min(Article.first_seen_at), func.max(Article.first_seen_at))).one()
+    finally:
+        db.dispose()
+    return (lo.timestamp(), hi.timestamp()) if lo is not None and hi is not None else None
+
+
 def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expected: int, tmp: Path,
              timeout: float, poll_batch: int = 50) -> dict[str, Any]:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -67,7 +83,7 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
             "alerts": {"channels": [{"name": "bench", "type": "console"}]}}))
         _articles(url)  # migrated before the clock starts
         procs, outs = [], []
-        t0 = time.perf_counter()
+        t0, epoch0 = time.perf_counter(), time.time()
         for i in range(workers):
             out = tmp / f"placement-{workers}-{i}.json"
             outs.append(out)
@@ -78,11 +94,21 @@ def pool_run(outlets: list[dict[str, Any]], workers: int, concurrency: int, expe
             time.sleep(0.5)
         wall = time.perf_counter() - t0
         stored = _articles(url)
+        seen = _first_seen(url)
         stop_processes(procs)
         placed = [json.loads(o.read_text()) for o in outs if o.exists()]
+        grants = [p["first_grant"] for p in placed if p.get("first_grant")]
+        ends = [p["last_end"] for p in placed if p.get("last_end")]
         return {"workers": workers, "articles": stored, "seconds": wall,
                 "placements": sum(p["placements"] for p in placed),
-                "placement_seconds": sum(p["seconds"] for p in placed)}
+                "placement_seconds": sum(p["seconds"] for p in placed),
+                # when, from the workers' start, the articles were stored (first seen) and the
+                # placement lock was first granted and last let go: whether polls and placement
+                # overlapped, measured
+                "first_seen_from_s": seen[0] - epoch0 if seen else None,
+                "first_seen_to_s": seen[1] - epoch0 if seen else None,
+                "placing_from_s": min(grants) - epoch0 if grants else None,
+                "placing_to_s": max(ends) - epoch0 if ends else None}
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -115,7 +141,7 @@ def child(cfg: str, out: str, concurrency: int) -> None:
     from spreadwatch.pool import run_worker
     from spreadwatch.validation import load_config
 
-    totals = {"placements": 0, "seconds": 0.0}
+    totals: dict[str, float] = {"placements": 0, "seconds": 0.0, "first_grant": 0.0, "last_end": 0.0}
     held = threading.local()
     lock, place_waiting = storage.stories_repo.lock_stories, spreadwatch.ingest.place_waiting
 
@@ -123,7 +149,7 @@ def child(cfg: str, out: str, concurrency: int) -> None:
         granted = getattr(held, "at", None)
         lock(*a, **k)
         if granted is None:  # the first grant of the batch's transaction (a batch asks once)
-            held.at = time.perf_counter()
+            held.at, held.epoch = time.perf_counter(), time.time()
 
     def timed(*a: Any, **k: Any) -> Any:  # the placement job's step: a batch placed, with alert rules
         held.at = None
@@ -135,6 +161,9 @@ def child(cfg: str, out: str, concurrency: int) -> None:
             if held.at is not None and placed:
                 totals["seconds"] += time.perf_counter() - held.at
                 totals["placements"] += len(placed)
+                # the first grant that placed something (a grant may find every article held)
+                totals["first_grant"] = totals["first_grant"] or held.epoch
+                totals["last_end"] = time.time()
             held.at = None
 
     storage.stories_repo.lock_stories = locked  # type: ignore[assignment]
