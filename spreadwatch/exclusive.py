@@ -88,9 +88,11 @@ def refuse_beside_run(url: str) -> None:
     """At a worker's start: AnotherPoller if a `spreadwatch run` holds this database."""
     if not _postgres(url):
         return
+    # the probe is shared: workers starting at the same moment do not see each other's probe as a
+    # `run` (an exclusive probe made one of two workers started together refuse, in CI)
     with _connected(url) as conn:
-        if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK}).scalar():
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK})
+        if conn.execute(text("SELECT pg_try_advisory_lock_shared(:k)"), {"k": RUN_LOCK}).scalar():
+            conn.execute(text("SELECT pg_advisory_unlock_shared(:k)"), {"k": RUN_LOCK})
             return
     raise AnotherPoller("a `spreadwatch run` process polls this database; a pool beside it would poll every "
                         "feed again: stop it first (the pool does everything `run` does)")

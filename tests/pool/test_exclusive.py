@@ -73,3 +73,24 @@ def test_a_running_run_keeps_workers_and_a_second_run_away(tmp_path: Path, new_p
     assert _scalar(url, held) == 0  # the lock went with its process
     again = _cli(cfg, "run", "--once")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_workers_start_probe_does_not_keep_another_worker_away(new_pg: Callable[[], str]) -> None:
+    """Two workers started together each probe the `run` lock: a probe held by one (shared) lets the
+    other start; the lock held by a `run` (exclusive) keeps it away."""
+    from spreadwatch.exclusive import AnotherPoller, refuse_beside_run
+
+    url = new_pg()
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as other:
+            assert other.execute(text("SELECT pg_try_advisory_lock_shared(:k)"), {"k": RUN_LOCK}).scalar()
+            refuse_beside_run(url)  # another worker's probe at the same moment: no refusal
+            other.execute(text("SELECT pg_advisory_unlock_shared(:k)"), {"k": RUN_LOCK})
+            assert other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK}).scalar()  # as `run` holds it
+            with pytest.raises(AnotherPoller):
+                refuse_beside_run(url)
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK})
+        refuse_beside_run(url)
+    finally:
+        engine.dispose()
